@@ -1,0 +1,165 @@
+"""The public entry point: :func:`attack`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import InputError
+from .models.base import Classifier
+from .models.callable import CallableClassifier
+from .models.pytorch import TorchClassifier
+from .objectives import Targeted, Untargeted
+from .results import AttackResults
+from .runner import Runner
+from .search.base import Search
+from .search.de import DifferentialEvolution
+
+
+def as_classifier(model: Any, **options: Any) -> Classifier:
+    """Turn what the user has into a :class:`Classifier`.
+
+    Accepts a Classifier, an ``nn.Module`` (expects pixels scaled to [0, 1], returns logits, unless
+    ``options`` say otherwise), a zoo name such as ``"allconv"``, a model file (.pt TorchScript), or a
+    plain callable from a uint8 NHWC numpy batch to probabilities.
+    """
+    if isinstance(model, Classifier):
+        return model
+    if isinstance(model, nn.Module):
+        return TorchClassifier(model, **options)
+    if isinstance(model, str):
+        from .models.loading import load_model
+
+        return load_model(model, **options)
+    if callable(model):
+        return CallableClassifier(model, **options)
+    raise InputError(f"cannot use a {type(model).__name__} as a model; pass an nn.Module, a Classifier, a callable, a zoo name or a file")
+
+
+def _as_batch(images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    images = np.asarray(images)
+    single = np.ndim(labels) == 0
+    if single:
+        images = images[None]
+        labels = [labels]
+    if images.ndim == 3:  # (N, H, W) greyscale
+        images = images[..., None]
+    if images.ndim != 4:
+        raise InputError(f"images must be a uint8 batch (N, H, W, C) or one image (H, W, C) with a single label; got shape {images.shape}")
+    if images.shape[0] == 0:
+        raise InputError("the batch of images is empty")
+    if images.shape[-1] not in (1, 3):
+        hint = " (this looks like NCHW: transpose with x.transpose(0, 2, 3, 1))" if images.shape[1] in (1, 3) else ""
+        raise InputError(f"images must be NHWC with 1 or 3 channels; got shape {images.shape}{hint}")
+    if images.dtype != np.uint8:
+        raise InputError(
+            f"images must be uint8 with values 0..255 (got {images.dtype}); for floats in [0, 1] use "
+            "(x * 255).round().astype(np.uint8)")
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or labels.ndim != 1:
+        raise InputError(f"labels must be integer class indices, one per image (got {labels.dtype} shape {labels.shape})")
+    if len(labels) != len(images):
+        raise InputError(f"got {len(labels)} labels for {len(images)} images")
+    return images, labels.astype(np.int64), single
+
+
+def _as_targets(targets: Any, labels: np.ndarray) -> np.ndarray | None:
+    if targets is None:
+        return None
+    t = np.asarray(targets)
+    if t.ndim == 0:
+        t = np.full(len(labels), int(t))
+    if t.dtype.kind not in "iu" or len(t) != len(labels):
+        raise InputError(f"targets must be one integer class index per image (got {len(t)} for {len(labels)} images)")
+    same = np.nonzero(t == labels)[0]
+    if same.size:
+        raise InputError(f"target equals the true label for image {same[0]} (class {labels[same[0]]}); pick another target class")
+    return t.astype(np.int64)
+
+
+def _as_seeds(seed: int | Sequence[int], n: int) -> list[int]:
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed) + i for i in range(n)]
+    seeds = [int(s) for s in seed]
+    if len(seeds) != n:
+        raise InputError(f"got {len(seeds)} seeds for {n} images; pass one int or one seed per image")
+    return seeds
+
+
+def attack(
+    model: Any,
+    images: Any,
+    labels: Any,
+    *,
+    pixels: int = 1,
+    targets: Any = None,
+    seed: int | Sequence[int] = 0,
+    search: Search | None = None,
+    popsize: int = 400,
+    generations: int = 100,
+    strategy: str = "rand1",
+    mutation: float | tuple[float, float] = 0.5,
+    crossover: float | None = None,
+    max_queries: int | None = None,
+    threshold: float | None = None,
+    stop_on_success: bool = False,
+    progress: bool = False,
+    model_options: dict | None = None,
+) -> AttackResults:
+    """Few-pixel black-box attack of Su, Vargas & Sakurai (defaults: the paper's DE settings).
+
+    Args:
+        model: a :class:`~onepixel.models.Classifier`, ``nn.Module``, zoo name, model file or callable.
+        images: uint8 (N, H, W, C) with C = 3 or 1, or one (H, W, C) image with a scalar label.
+        labels: true class of each image.
+        pixels: pixels changed per image (k).
+        targets: None for untargeted; else a target class (or one per image) to reach.
+        seed: an int (image i uses ``seed + i``) or one seed per image. Results per image do not depend
+            on which other images are attacked with it.
+        search: a search object; default :class:`DifferentialEvolution` built from the DE arguments.
+        popsize, generations, strategy, mutation, crossover: DE settings (paper: 400, 100, rand1, 0.5, none).
+        max_queries: per-image cap on search queries.
+        threshold: early-stop probability (default 0.05 untargeted, 0.90 targeted).
+        stop_on_success: stop each image at its first verified success instead of at the threshold.
+        progress: show a progress bar.
+        model_options: options for building the classifier (e.g. ``{"device": "cuda"}``).
+
+    Returns:
+        :class:`AttackResults`, one :class:`AttackResult` per image, in input order.
+    """
+    imgs, labs, _ = _as_batch(images, labels)
+    tg = _as_targets(targets, labs)
+    if not isinstance(pixels, (int, np.integer)) or pixels < 1:
+        raise InputError(f"pixels must be an integer >= 1 (got {pixels!r})")
+    if pixels > imgs.shape[1] * imgs.shape[2]:
+        raise InputError(f"pixels={pixels} exceeds the {imgs.shape[1]}x{imgs.shape[2]} image")
+    if max_queries is not None and max_queries < 1:
+        raise InputError(f"max_queries must be >= 1 (got {max_queries})")
+    seeds = _as_seeds(seed, len(imgs))
+    clf = as_classifier(model, **(model_options or {}))
+    if tg is None:
+        crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success)
+    else:
+        crit = Targeted(0.90 if threshold is None else threshold, stop_on_success)
+    srch = search or DifferentialEvolution(popsize, generations, strategy, mutation, crossover)
+    runner = Runner(clf, crit, srch, int(pixels), max_queries)
+    if not progress:
+        return runner.run(imgs, labs, tg, seeds)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(imgs), unit="img", desc="attack") as bar:
+        import time
+
+        t0 = time.perf_counter()
+
+        def update(done: int, total: int, successes: int, queries: int) -> None:
+            bar.n = done
+            bar.set_postfix(success=f"{successes}/{total}", q_s=f"{queries / max(1e-9, time.perf_counter() - t0):.0f}")
+
+        return runner.run(imgs, labs, tg, seeds, progress=update)

@@ -1,0 +1,113 @@
+"""The :class:`Classifier` every model format is adapted to.
+
+A classifier takes uint8 NHWC images (a torch tensor on its device) and returns class probabilities.
+It may have a fast *search* precision (say bf16) beside its *reference* precision (fp32); the runner
+searches with the first and re-verifies every success with the second. Batches are cut into chunks of
+exactly ``batch_size`` rows (the last one padded): for a fixed batch shape each row's output does not
+depend on its neighbours, so attacking images together gives bit-for-bit the results of attacking them alone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+
+from ..candidates import apply
+from ..errors import ModelError
+
+
+class Classifier(ABC):
+    """Base class of model adapters. Subclasses implement :meth:`_forward` for one chunk."""
+
+    #: rows per model call; chunks are padded to exactly this many rows
+    batch_size: int = 256
+    #: where images and perturbations live
+    device: torch.device = torch.device("cpu")
+    #: number of classes, known after the first call if not declared
+    num_classes: int | None = None
+    #: whether the search precision differs from the reference precision (then successes are re-verified)
+    has_fast_precision: bool = False
+    #: rows per reference-precision verification call (kept small: few candidates are verified at a time)
+    verify_batch_size: int = 8
+    #: whether chunks are padded to exactly ``batch_size`` rows (needed for batch-independent results)
+    fixed_batch_shape: bool = True
+
+    @abstractmethod
+    def _forward(self, images: torch.Tensor, reference: bool) -> torch.Tensor:
+        """Scores for one chunk of uint8 NHWC images on ``self.device``: an (n, classes) float tensor of
+        probabilities (subclasses convert logits themselves)."""
+
+    def probs(self, images: torch.Tensor | np.ndarray, reference: bool = True) -> np.ndarray:
+        """Class probabilities (n, classes) as float64 for uint8 NHWC ``images``."""
+        images = torch.as_tensor(images).to(self.device)
+        n = images.shape[0]
+        which = torch.arange(n, device=self.device)
+        return self._chunks(lambda idx: images.index_select(0, which[idx]), n, reference)
+
+    def query(
+        self,
+        bases: torch.Tensor,
+        which: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        colours: np.ndarray,
+        reference: bool = False,
+    ) -> np.ndarray:
+        """Probabilities of perturbed images: row i is ``bases[which[i]]`` with pixels (x[i], y[i]) set to
+        ``colours[i]``. Adapters with incremental inference override this; the default builds each chunk
+        of images with tensor indexing and runs the full forward."""
+        dev = self.device
+        t_which = torch.as_tensor(which, device=dev)
+        t_x, t_y = torch.as_tensor(x, device=dev), torch.as_tensor(y, device=dev)
+        t_c = torch.as_tensor(colours, device=dev)
+
+        def build(idx: torch.Tensor) -> torch.Tensor:
+            return apply(bases, t_which[idx], t_x[idx], t_y[idx], t_c[idx])
+
+        bs = self.verify_batch_size if reference and self.has_fast_precision else self.batch_size
+        return self._chunks(build, len(which), reference, bs)
+
+    def _chunks(self, build, n: int, reference: bool, bs: int | None = None) -> np.ndarray:
+        out: list[np.ndarray] = []
+        bs = bs or self.batch_size
+        for start in range(0, n, bs):
+            idx = torch.arange(start, min(n, start + bs), device=self.device)
+            real = len(idx)
+            if self.fixed_batch_shape and real < bs and n > 0:
+                idx = torch.cat([idx, idx[-1:].expand(bs - real)])  # pad with copies of the last row
+            out.append(self._checked(self._call(build(idx), reference), len(idx))[:real])
+        if not out:
+            return np.empty((0, self.num_classes or 0))
+        return np.concatenate(out)
+
+    def _call(self, images: torch.Tensor, reference: bool) -> torch.Tensor:
+        try:
+            with torch.inference_mode():
+                return self._forward(images, reference)
+        except ModelError:
+            raise
+        except Exception as e:  # a user's model may raise anything; name it, keep the cause chained
+            raise ModelError(f"the model raised {type(e).__name__}: {e}") from e
+
+    def _checked(self, scores: torch.Tensor, n: int) -> np.ndarray:
+        arr = np.asarray(scores.detach().to("cpu", torch.float64)) if isinstance(scores, torch.Tensor) else np.asarray(scores, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[0] != n:
+            raise ModelError(f"the model returned scores of shape {tuple(arr.shape)} for a batch of {n}; expected ({n}, classes)")
+        if self.num_classes is None:
+            self.num_classes = arr.shape[1]
+        elif arr.shape[1] != self.num_classes:
+            raise ModelError(f"the model returned {arr.shape[1]} classes, expected {self.num_classes}")
+        if not np.isfinite(arr).all():
+            raise ModelError("the model returned NaN or infinite scores; check its input scaling and preprocessing")
+        return arr
+
+
+def to_probabilities(scores: torch.Tensor, output: str) -> torch.Tensor:
+    """Softmax for logits; probabilities pass through unchanged."""
+    if output == "logits":
+        return torch.softmax(scores.float(), dim=-1)
+    if output == "probs":
+        return scores.float()
+    raise ModelError(f"output must be 'logits' or 'probs' (got {output!r})")

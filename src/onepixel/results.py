@@ -1,0 +1,68 @@
+"""Per-image attack results and their table form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class AttackResult:
+    """The outcome of attacking one image.
+
+    ``queries`` counts the search's model evaluations of perturbed images (in search precision);
+    ``verify_queries`` counts re-evaluations in reference precision (success checks and the final report).
+    Probabilities "after" are always the reference-precision ones.
+    """
+
+    index: int
+    success: bool
+    label: int
+    target: int | None
+    pixels: list[tuple[int, ...]]  # (x, y, c_1, ..., c_C) per changed pixel; x = column, y = row
+    label_prob_before: float
+    label_prob_after: float
+    predicted_before: int
+    predicted_after: int
+    predicted_prob_after: float
+    target_prob_after: float | None
+    queries: int
+    verify_queries: int
+    generations: int
+    seconds: float
+    seed: int
+    adversarial: np.ndarray = field(repr=False)  # uint8 (H, W, C)
+
+    def to_dict(self, with_image: bool = False) -> dict[str, Any]:
+        """Plain-Python record (the adversarial image only if asked)."""
+        d = asdict(self)
+        d["pixels"] = [list(p) for p in self.pixels]
+        if not with_image:
+            d.pop("adversarial")
+        return d
+
+
+class AttackResults(list[AttackResult]):
+    """A list of :class:`AttackResult` with table helpers."""
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per image (without image arrays)."""
+        return [r.to_dict() for r in self]
+
+    def to_pandas(self):
+        """A pandas DataFrame, one row per image (pandas must be installed)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.to_records())
+
+    @property
+    def success_rate(self) -> float:
+        """Fraction of images attacked successfully."""
+        return float(np.mean([r.success for r in self])) if self else float("nan")
+
+    @property
+    def adversarials(self) -> np.ndarray:
+        """All adversarial images stacked, uint8 (n, H, W, C)."""
+        return np.stack([r.adversarial for r in self])

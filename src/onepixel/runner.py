@@ -1,0 +1,179 @@
+"""The attack loop: the one place that queries the model.
+
+For a batch of images: ask the search for candidates, build the perturbed images, query the model in
+search precision, score them with the criterion, tell the search, re-verify apparent successes in
+reference precision, and retire each image as soon as it is done. Queries are counted per image.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .candidates import Pixels, PixelSpace, decode
+from .errors import InputError
+from .models.base import Classifier
+from .objectives import Criterion
+from .results import AttackResult, AttackResults
+from .search.base import Search
+
+#: progress(finished_images, total_images, successes, queries_so_far)
+ProgressFn = Callable[[int, int, int, int], None]
+
+
+@dataclass
+class Runner:
+    """Runs one search with one criterion against one model.
+
+    Args:
+        model: the classifier to query.
+        criterion: what counts as adversarial and when to stop (:mod:`onepixel.objectives`).
+        search: the strategy proposing candidates (:mod:`onepixel.search`).
+        pixels: how many pixels each candidate changes (k >= 1).
+        max_queries: per-image cap on search queries (None: the search's own maximum).
+    """
+
+    model: Classifier
+    criterion: Criterion
+    search: Search
+    pixels: int = 1
+    max_queries: int | None = None
+
+    def run(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        targets: np.ndarray | None,
+        seeds: list[int],
+        progress: ProgressFn | None = None,
+    ) -> AttackResults:
+        """Attack validated uint8 NHWC ``images`` with int ``labels`` (and ``targets``); one seed per image."""
+        n, h, w, c = images.shape
+        space = PixelSpace(h, w, c, self.pixels)
+        model, crit = self.model, self.criterion
+        bases = torch.from_numpy(np.ascontiguousarray(images)).to(model.device)
+        clean = model.probs(bases, reference=True)
+        _check_classes(labels, targets, clean.shape[1])
+
+        self.search.start(space, list(seeds))
+        budget = min(self.max_queries or np.iinfo(np.int64).max, self.search.max_queries())
+        queries = np.zeros(n, dtype=np.int64)
+        verify_queries = np.zeros(n, dtype=np.int64)
+        rounds = np.zeros(n, dtype=np.int64)
+        best_fit, best_cand = np.full(n, np.inf), np.zeros((n, space.dim))
+        adv_fit, adv_cand = np.full(n, np.inf), np.zeros((n, space.dim))
+        adv_probs = np.zeros_like(clean)
+        done = np.zeros(n, dtype=bool)
+        seconds = np.zeros(n)
+        active = np.arange(n)
+        t0 = time.perf_counter()
+        finished_count = 0
+
+        while active.size:
+            lab = labels[active]
+            tg = targets[active] if targets is not None else None
+            trials = self.search.ask(active)
+            a, p, _ = trials.shape
+            n_eval = np.minimum(p, budget - queries[active])
+            evaluated = np.arange(p)[None, :] < n_eval[:, None]
+            rows, cols = np.nonzero(evaluated)
+            pix = decode(trials[rows, cols], space)
+            flat = model.query(bases, active[rows], pix.x, pix.y, pix.colours, reference=False)
+            probs = np.zeros((a, p, clean.shape[1]))
+            probs[rows, cols] = flat
+            fitness = np.where(evaluated, crit.fitness(probs, lab, tg), np.inf)
+            self.search.tell(active, fitness)
+            queries[active] += n_eval
+            rounds[active] += 1
+
+            j = np.argmin(fitness, axis=1)
+            f = fitness[np.arange(a), j]
+            better = f < best_fit[active]
+            best_fit[active[better]] = f[better]
+            best_cand[active[better]] = trials[better, j[better]]
+
+            # Re-verify the most promising apparent success of each image in reference precision.
+            flagged = crit.is_adversarial(probs, lab, tg) & evaluated
+            flag_fit = np.where(flagged, fitness, np.inf)
+            jf = np.argmin(flag_fit, axis=1)
+            ff = flag_fit[np.arange(a), jf]
+            check = np.isfinite(ff) & (ff < adv_fit[active])
+            if check.any():
+                ci = np.nonzero(check)[0]
+                imgs, cand = active[ci], trials[ci, jf[ci]]
+                if model.has_fast_precision:
+                    cp = decode(cand, space)
+                    ref = model.query(bases, imgs, cp.x, cp.y, cp.colours, reference=True)
+                    verify_queries[imgs] += 1
+                else:
+                    ref = probs[ci, jf[ci]]
+                r3 = ref[:, None, :]
+                ok = crit.is_adversarial(r3, lab[ci], tg[ci] if tg is not None else None)[:, 0]
+                stop = crit.should_stop(r3, lab[ci], tg[ci] if tg is not None else None)[:, 0]
+                rf = crit.fitness(r3, lab[ci], tg[ci] if tg is not None else None)[:, 0]
+                upd = ok & (rf < adv_fit[imgs])
+                adv_fit[imgs[upd]] = rf[upd]
+                adv_cand[imgs[upd]] = cand[upd]
+                adv_probs[imgs[upd]] = ref[upd]
+                done[imgs[stop]] = True
+
+            finished = done[active] | (queries[active] >= budget) | self.search.exhausted(active)
+            seconds[active[finished]] = time.perf_counter() - t0
+            finished_count += int(finished.sum())
+            active = active[~finished]
+            if progress is not None:
+                progress(finished_count, n, int(np.isfinite(adv_fit).sum()), int(queries.sum()))
+
+        return self._results(images, bases, labels, targets, seeds, clean, space, queries, verify_queries,
+                             rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds)
+
+    def _results(self, images, bases, labels, targets, seeds, clean, space, queries, verify_queries, rounds,
+                 best_cand, adv_fit, adv_cand, adv_probs, seconds) -> AttackResults:
+        n = len(images)
+        found = np.isfinite(adv_fit)
+        final = np.where(found[:, None], adv_cand, best_cand)
+        after = adv_probs.copy()
+        if (~found).any():
+            # Failures: report the best candidate's reference-precision probabilities.
+            miss = np.nonzero(~found)[0]
+            mp = decode(final[miss], space)
+            after[miss] = self.model.query(bases, miss, mp.x, mp.y, mp.colours, reference=True)
+            verify_queries[miss] += 1
+        success = self.criterion.is_adversarial(after[:, None, :], labels, targets)[:, 0]
+        pix: Pixels = decode(final, space)
+        out = AttackResults()
+        for i in range(n):
+            adv = images[i].copy()
+            adv[pix.y[i], pix.x[i]] = pix.colours[i]
+            pred = int(after[i].argmax())
+            out.append(AttackResult(
+                index=i,
+                success=bool(success[i]),
+                label=int(labels[i]),
+                target=None if targets is None else int(targets[i]),
+                pixels=pix.as_rows((i,)),
+                label_prob_before=float(clean[i, labels[i]]),
+                label_prob_after=float(after[i, labels[i]]),
+                predicted_before=int(clean[i].argmax()),
+                predicted_after=pred,
+                predicted_prob_after=float(after[i, pred]),
+                target_prob_after=None if targets is None else float(after[i, targets[i]]),
+                queries=int(queries[i]),
+                verify_queries=int(verify_queries[i]),
+                generations=int(rounds[i]) - 1,
+                seconds=float(seconds[i]),
+                seed=int(seeds[i]),
+                adversarial=adv,
+            ))
+        return out
+
+
+def _check_classes(labels: np.ndarray, targets: np.ndarray | None, k: int) -> None:
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise InputError(f"labels must be class indices in 0..{k - 1} for this {k}-class model (got {labels.min()}..{labels.max()})")
+    if targets is not None and targets.size and (targets.min() < 0 or targets.max() >= k):
+        raise InputError(f"targets must be class indices in 0..{k - 1} for this {k}-class model (got {targets.min()}..{targets.max()})")

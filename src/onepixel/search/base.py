@@ -1,0 +1,31 @@
+"""The ask/tell interface every search implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ..candidates import PixelSpace
+
+
+class Search(Protocol):
+    """A batched black-box minimiser over :class:`PixelSpace` candidates.
+
+    ``start`` prepares one state row per image with its own seed. Then, repeatedly, ``ask(rows)`` returns
+    candidates (len(rows), n, dim) for the given state rows and ``tell(rows, fitness)`` hands back their
+    fitness (len(rows), n), lower is better; ``inf`` marks a candidate that was not evaluated (budget spent),
+    which must never be preferred. ``exhausted(rows)`` says which rows have nothing left to try.
+    """
+
+    def start(self, space: PixelSpace, seeds: list[int]) -> None: ...
+
+    def ask(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def tell(self, rows: np.ndarray, fitness: np.ndarray) -> None: ...
+
+    def exhausted(self, rows: np.ndarray) -> np.ndarray: ...
+
+    def max_queries(self) -> int:
+        """Queries a row spends if it never stops early (used for budgets and progress)."""
+        ...
