@@ -41,7 +41,7 @@ class Classifier(ABC):
 
     def probs(self, images: torch.Tensor | np.ndarray, reference: bool = True) -> np.ndarray:
         """Class probabilities (n, classes) as float64 for uint8 NHWC ``images``."""
-        images = torch.as_tensor(images).to(self.device)
+        images = images.to(self.device) if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images, dtype=np.uint8)).to(self.device)
         n = images.shape[0]
         which = torch.arange(n, device=self.device)
         return self._chunks(lambda idx: images.index_select(0, which[idx]), n, reference)

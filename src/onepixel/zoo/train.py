@@ -185,10 +185,11 @@ def train(
             "images_per_s": steps * cfg.batch_size / seconds,
             "lr_end": opt.param_groups[0]["lr"],
         }
-        if epochs is None:
-            # Time-budget mode: the first (warm-up) epoch fixes how many epochs fit.
-            epochs = max(cfg.warmup_epochs + 1, int(cfg.time_budget_s / seconds))
-            log["total_epochs"] = epochs
+        if epochs is None and epoch + 1 >= cfg.warmup_epochs:
+            # Time-budget mode: the last warm-up epoch's time (past one-off start-up costs such as cuDNN
+            # autotuning) fixes how many epochs fit in what is left of the budget.
+            elapsed = sum(e["seconds"] for e in log["epochs"]) + seconds
+            epochs = epoch + 1 + max(1, int((cfg.time_budget_s - elapsed) / seconds))
         if test_data is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == epochs):
             entry["test_acc"] = evaluate_accuracy(model, *test_data, device=dev, bf16=bf16)
         log["total_epochs"] = epochs

@@ -1,0 +1,108 @@
+"""The ``onepixel`` command line: parse, call the API, print. User errors become one-line messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import OnepixelError
+
+
+def _class_name(clf, k: int | None) -> str:
+    names = getattr(clf, "class_names", None)
+    if k is None:
+        return "-"
+    return f"{k} ({names[k]})" if names and 0 <= k < len(names) else str(k)
+
+
+def _parse_class(clf, value: str | None, what: str) -> int | None:
+    if value is None:
+        return None
+    names = [n.lower() for n in (getattr(clf, "class_names", None) or [])]
+    if value.lower() in names:
+        return names.index(value.lower())
+    try:
+        return int(value)
+    except ValueError:
+        hint = f"; classes: {', '.join(names)}" if names else ""
+        raise OnepixelError(f"{what} {value!r} is neither a class index nor a class name{hint}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="onepixel")
+def cli() -> None:
+    """Few-pixel black-box adversarial attacks on image classifiers (Su, Vargas & Sakurai's one-pixel attack)."""
+
+
+@cli.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", "-m", required=True, help="Zoo name (allconv, nin, vgg16, resnet20) or a model file (.pt TorchScript).")
+@click.option("--pixels", "-k", default=1, show_default=True, help="Pixels to change.")
+@click.option("--target", "-t", default=None, help="Target class (index or name); untargeted if omitted.")
+@click.option("--label", default=None, help="True class (index or name); default: the model's prediction on the clean image.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--popsize", default=400, show_default=True, help="DE population (paper: 400).")
+@click.option("--generations", default=100, show_default=True, help="DE generations (paper: 100).")
+@click.option("--max-queries", type=int, default=None, help="Cap on model queries.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the adversarial PNG [default: IMAGE-adv.png beside the input].")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def attack(image: Path, model: str, pixels: int, target: str | None, label: str | None, seed: int, popsize: int,
+           generations: int, max_queries: int | None, device: str, out: Path | None, as_json: bool) -> None:
+    """Attack one IMAGE file and write the adversarial PNG."""
+    from .api import as_classifier, attack as run_attack
+    from .imageio import read_image, write_png
+
+    clf = as_classifier(model, device=device)
+    img = read_image(image)
+    size = getattr(clf, "input_size", None)
+    if size is not None and tuple(img.shape[:2]) != tuple(size):
+        raise OnepixelError(f"{model} takes {size[1]}x{size[0]} images but {image} is {img.shape[1]}x{img.shape[0]}; resize it first")
+    clean = clf.probs(img[None])[0]
+    lab = _parse_class(clf, label, "label")
+    lab = int(clean.argmax()) if lab is None else lab
+    tgt = _parse_class(clf, target, "target")
+    res = run_attack(clf, img, lab, pixels=pixels, targets=tgt, seed=seed, popsize=popsize, generations=generations,
+                     max_queries=max_queries, progress=not as_json)[0]
+    out = out or image.with_name(image.stem + "-adv.png")
+    write_png(out, res.adversarial)
+    if as_json:
+        click.echo(json.dumps({**res.to_dict(), "image": str(image), "adversarial_png": str(out)}, indent=1))
+        return
+    click.echo(f"before: {_class_name(clf, int(clean.argmax()))} p={clean.max():.3f}  (true: {_class_name(clf, lab)} p={res.label_prob_before:.3f})")
+    click.echo(f"after:  {_class_name(clf, res.predicted_after)} p={res.predicted_prob_after:.3f}  (true: p={res.label_prob_after:.3f})")
+    verdict = "SUCCESS" if res.success else "failed"
+    goal = f"target {_class_name(clf, tgt)}" if tgt is not None else "untargeted"
+    click.echo(f"{verdict} ({goal}) after {res.queries:,} queries, {res.generations} generations, {res.seconds:.1f} s")
+    for p in res.pixels:
+        click.echo(f"  pixel x={p[0]} y={p[1]} -> {tuple(p[2:])}  (was {tuple(int(v) for v in img[p[1], p[0]])})")
+    click.echo(f"wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the CLI and turns user errors into one line on stderr (exit 2), no traceback."""
+    try:
+        cli.main(args=argv, prog_name="onepixel", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except (OnepixelError, OSError) as e:
+        msg = str(e) if isinstance(e, OnepixelError) else f"{e.strerror or e}: {e.filename}" if getattr(e, "filename", None) else str(e)
+        click.echo(f"error: {msg}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

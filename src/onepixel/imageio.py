@@ -1,0 +1,52 @@
+"""Reading and writing image files as uint8 arrays (PNG, JPEG, WebP; 8-bit greyscale or RGB(A))."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError
+
+#: refuse decompression bombs with a clear message instead of PIL's warning
+MAX_PIXELS = 100_000_000
+
+
+def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
+    """Read an image file as uint8 (H, W, 3) for ``mode="RGB"`` or (H, W, 1) for ``"L"``, honouring EXIF
+    orientation. Raises :class:`InputError` naming the problem for anything unreadable or unsupported."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise InputError(f"{path} is {im.width}x{im.height} pixels, above the {MAX_PIXELS:,} limit; downscale it first")
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F") or (im.mode == "RGB" and im.info.get("bits", 8) > 8):
+                raise InputError(f"{path} has {im.mode} pixels (16-bit or float); onepixel reads 8-bit images, convert it first")
+            if im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr"):
+                raise InputError(f"{path} has unsupported pixel mode {im.mode}; use an 8-bit greyscale or RGB image")
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            arr = np.asarray(im.convert(mode), dtype=np.uint8)
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(f"{path} is not an image file PIL can read (PNG, JPEG, WebP, ...)") from None
+    except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+        raise InputError(f"{path} could not be decoded ({e}); the file may be truncated or corrupt") from None
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if min(arr.shape[:2]) < 2:
+        raise InputError(f"{path} is {arr.shape[1]}x{arr.shape[0]} pixels; an image needs at least 2x2")
+    return arr
+
+
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write a uint8 (H, W, C) array as a lossless PNG (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = image[..., 0] if image.shape[-1] == 1 else image
+    Image.fromarray(np.ascontiguousarray(arr)).save(path, format="PNG")
+    return path

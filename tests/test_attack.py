@@ -1,0 +1,163 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import onepixel as op
+from onepixel.errors import InputError, ModelError
+from onepixel.models.base import Classifier
+
+
+def test_untargeted_finds_the_planted_pixel(planted, grey_images):
+    res = op.attack(planted, grey_images, [0, 0, 0], seed=0)
+    for r in res:
+        assert r.success and r.predicted_after != 0
+        (x, y, *rgb), = r.pixels
+        assert (x, y) == (5, 2)
+        assert np.linalg.norm(np.array(rgb) - [255, 0, 0]) < 0.1 * 441.7
+        assert r.label_prob_after < 0.05 and r.label_prob_before > 0.99
+        changed = (r.adversarial != grey_images[0]).any(-1)
+        assert changed.sum() == 1 and changed[2, 5]
+
+
+def test_targeted_reaches_a_reachable_target_and_fails_an_unreachable_one(grey_images):
+    from conftest import PlantedPixel
+
+    ok = op.attack(PlantedPixel(strong_target=2), grey_images[:2], [0, 0], targets=2, seed=0)
+    assert all(r.success and r.predicted_after == 2 and r.target_prob_after > 0.9 for r in ok)
+    bad = op.attack(PlantedPixel(strong_target=1), grey_images[:1], [0], targets=2, seed=0, generations=5)
+    assert not bad[0].success and bad[0].target == 2
+
+
+def test_query_accounting_is_exact(grey_images):
+    from conftest import PlantedPixel
+
+    model = PlantedPixel(strong_target=1)
+    res = op.attack(model, grey_images, [0, 0, 0], targets=2, seed=0, popsize=20, generations=7)
+    assert [r.queries for r in res] == [20 * 8] * 3
+    assert [r.generations for r in res] == [7] * 3
+    # every row the model saw: clean images + search queries + the final report of each failure
+    assert model.rows == 3 + sum(r.queries for r in res) + sum(r.verify_queries for r in res)
+    assert all(r.verify_queries == 1 for r in res)
+
+
+def test_max_queries_caps_each_image_exactly(grey_images):
+    from conftest import PlantedPixel
+
+    res = op.attack(PlantedPixel(strong_target=1), grey_images[:2], [0, 0], targets=2, popsize=30, max_queries=100)
+    assert [r.queries for r in res] == [100, 100]
+
+
+def test_early_stopping_saves_queries(planted, grey_images):
+    res = op.attack(planted, grey_images, [0, 0, 0], seed=0)
+    assert all(r.queries < 400 * 101 and r.queries % 400 == 0 for r in res)
+    first = op.attack(planted, grey_images, [0, 0, 0], seed=0, stop_on_success=True)
+    assert all(f.queries <= r.queries for f, r in zip(first, res))
+
+
+def test_same_seed_same_result_different_seed_differs(planted, grey_images):
+    a = op.attack(planted, grey_images, [0, 0, 0], seed=3).to_records()
+    b = op.attack(planted, grey_images, [0, 0, 0], seed=3).to_records()
+    c = op.attack(planted, grey_images, [0, 0, 0], seed=4).to_records()
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(a) == strip(b)
+    assert strip(a) != strip(c)
+
+
+def _tiny_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_batch_equals_one_by_one(precision):
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (5, 10, 10, 3)).astype(np.uint8)
+    clf = op.TorchClassifier(_tiny_net(), precision=precision, batch_size=32)
+    labels = clf.probs(imgs).argmax(1)
+    kw = dict(popsize=12, generations=6, pixels=2)
+    together = op.attack(clf, imgs, labels, seed=[7, 8, 9, 10, 11], **kw)
+    for i in range(5):
+        alone = op.attack(clf, imgs[i : i + 1], labels[i : i + 1], seed=[7 + i], **kw)[0]
+        assert alone.pixels == together[i].pixels
+        assert alone.queries == together[i].queries
+        assert alone.label_prob_after == together[i].label_prob_after
+        assert np.array_equal(alone.adversarial, together[i].adversarial)
+
+
+class LyingFastModel(Classifier):
+    """Its fast precision claims every perturbed image is class 1; the reference says class 0 always."""
+
+    has_fast_precision = True
+    fixed_batch_shape = False
+
+    def _forward(self, images, reference):
+        n = len(images)
+        p = torch.tensor([0.9, 0.1]) if reference else torch.tensor([0.01, 0.99])
+        return p.expand(n, 2)
+
+
+def test_successes_are_verified_in_reference_precision(grey_images):
+    res = op.attack(LyingFastModel(), grey_images[:1], [0], popsize=10, generations=4)
+    r = res[0]
+    assert not r.success and r.predicted_after == 0
+    assert r.queries == 50 and r.verify_queries >= 1
+
+
+def test_results_table(planted, grey_images):
+    res = op.attack(planted, grey_images, [0, 0, 0], seed=0)
+    recs = res.to_records()
+    assert len(recs) == 3 and "adversarial" not in recs[0] and recs[0]["pixels"][0][:2] == [5, 2]
+    df = res.to_pandas()
+    assert list(df["success"]) == [True] * 3 and res.success_rate == 1.0
+    assert res.adversarials.shape == (3, 8, 8, 3)
+
+
+def test_greyscale_images(grey_images):
+    from conftest import PlantedPixel
+
+    model = PlantedPixel(colour=(255,))
+    res = op.attack(model, grey_images[:2, :, :, 0], [0, 0], seed=0)
+    assert all(r.success and len(r.pixels[0]) == 3 for r in res)
+
+
+def test_single_image_and_scalar_label(planted, grey_images):
+    res = op.attack(planted, grey_images[0], 0, seed=0)
+    assert len(res) == 1 and res[0].success
+
+
+@pytest.mark.parametrize(
+    "images,labels,kwargs,match",
+    [
+        (np.zeros((2, 8, 8, 3), np.float32), [0, 0], {}, "uint8"),
+        (np.zeros((0, 8, 8, 3), np.uint8), [], {}, "empty"),
+        (np.zeros((2, 3, 8, 8), np.uint8), [0, 0], {}, "NCHW"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0], {}, "labels for 2 images"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0, 5], {}, "0..2"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0, -1], {}, "0..2"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0, 1], {"targets": [1, 1]}, "equals the true label"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0, 1], {"targets": [2, 7]}, "targets must be class indices"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0, 1], {"pixels": 0}, "pixels must be"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0, 1], {"pixels": 65}, "exceeds"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0.5, 1], {}, "integer class"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0, 1], {"seed": [1]}, "seeds for 2"),
+    ],
+)
+def test_bad_inputs_are_named(planted, images, labels, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        op.attack(planted, images, labels, popsize=5, generations=1, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "fn,match",
+    [
+        (lambda x: np.full((len(x), 3), np.nan), "NaN"),
+        (lambda x: np.zeros((len(x) + 1, 3)), "shape"),
+        (lambda x: np.zeros(len(x)), "shape"),
+        (lambda x: 1 / 0, "ZeroDivisionError"),
+    ],
+)
+def test_bad_models_are_named(grey_images, fn, match):
+    with pytest.raises(ModelError, match=match):
+        op.attack(fn, grey_images, [0, 0, 0], popsize=5, generations=1)
