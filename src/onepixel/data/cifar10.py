@@ -1,0 +1,177 @@
+"""CIFAR-10: find it locally, or download and verify the official archive.
+
+Search order: an explicit path, ``$ONEPIXEL_DATA``, the cache (``$ONEPIXEL_CACHE`` or
+``~/.cache/onepixel``), then the official download from the University of Toronto. A folder may hold
+``train.npz`` / ``test.npz`` (``x`` uint8 N x 32 x 32 x 3, ``y``) or the official python batches
+(``data_batch_1..5``, ``test_batch``, possibly inside ``cifar-10-batches-py/``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+
+
+def cache_dir() -> Path:
+    """Where onepixel keeps downloads: ``$ONEPIXEL_CACHE`` or ``~/.cache/onepixel``."""
+    return Path(os.environ.get("ONEPIXEL_CACHE") or Path.home() / ".cache" / "onepixel")
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Unpickles only what the official CIFAR batches hold: dicts, lists, strings, bytes, numbers and
+    numpy arrays. Any other class (and so any code execution) is refused."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: not plain data")
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        d = _PlainUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError) as e:
+        raise DataError(f"{path} is not a valid CIFAR-10 batch ({e})") from None
+    data = np.asarray(d[b"data"], dtype=np.uint8)
+    x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(x), np.asarray(d[b"labels"], dtype=np.uint8)
+
+
+def _from_folder(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Load a split from a folder in one of the accepted layouts, or None if it holds none."""
+    npz = folder / f"{split}.npz"
+    if npz.is_file():
+        with np.load(npz, allow_pickle=False) as f:
+            if "x" not in f or "y" not in f:
+                raise DataError(f"{npz} lacks the arrays 'x' and 'y'")
+            x, y = f["x"], f["y"]
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3) or len(x) != len(y):
+            raise DataError(f"{npz}: expected x uint8 (N, 32, 32, 3) and y (N,), got x {x.dtype} {x.shape}, y {y.shape}")
+        return x, y.astype(np.uint8)
+    for base in (folder, folder / "cifar-10-batches-py"):
+        files = [base / b for b in _BATCHES[split]]
+        if all(f.is_file() for f in files):
+            parts = [_read_batch(f) for f in files]
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return None
+
+
+def load_cifar10(split: str = "test", path: str | Path | None = None, download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 ``split`` ("train" or "test") as ``(x uint8 (N, 32, 32, 3), y uint8 (N,))``.
+
+    Looks in ``path``, then ``$ONEPIXEL_DATA``, then the cache; downloads the official archive into the
+    cache if nothing is found and ``download`` is true.
+    """
+    if split not in _BATCHES:
+        raise DataError(f"CIFAR-10 split must be 'train' or 'test' (got {split!r})")
+    looked: list[str] = []
+    candidates: list[Path] = []
+    if path is not None:
+        candidates.append(Path(path))
+    if os.environ.get("ONEPIXEL_DATA"):
+        candidates.append(Path(os.environ["ONEPIXEL_DATA"]))
+    candidates += [cache_dir() / "cifar10", cache_dir()]
+    for folder in candidates:
+        looked.append(str(folder))
+        if folder.is_dir():
+            found = _from_folder(folder, split)
+            if found is not None:
+                return found
+        elif path is not None and folder == Path(path):
+            raise DataError(f"CIFAR-10 folder {folder} does not exist")
+    if download:
+        folder = download_cifar10()
+        found = _from_folder(folder, split)
+        if found is not None:
+            return found
+    raise DataError(
+        f"CIFAR-10 not found (looked in {', '.join(looked)}); set ONEPIXEL_DATA to a folder with "
+        f"train.npz/test.npz or the official python batches, or allow the download from {CIFAR10_URL}")
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download_cifar10(url: str | None = None, md5: str = CIFAR10_MD5, dest: Path | None = None, progress: bool = True) -> Path:
+    """Download, verify and unpack the official archive; returns the folder with the batches.
+
+    The archive goes to a temporary file and is unpacked into a temporary folder in the cache; only a
+    verified, completely unpacked copy is renamed into place, so an interrupted or corrupt download never
+    leaves a broken cache. ``$ONEPIXEL_CIFAR10_URL`` overrides the URL (mirrors, tests).
+    """
+    url = url or os.environ.get("ONEPIXEL_CIFAR10_URL") or CIFAR10_URL
+    dest = dest or cache_dir()
+    final = dest / "cifar-10-batches-py"
+    if all((final / b).is_file() for bs in _BATCHES.values() for b in bs):
+        return final
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
+        archive = Path(tmp) / "cifar-10-python.tar.gz"
+        _fetch(url, archive, progress)
+        got = _md5(archive)
+        if got != md5:
+            raise DataError(f"downloaded CIFAR-10 archive from {url} has md5 {got}, expected {md5}; nothing was cached, try again")
+        unpack = Path(tmp) / "unpacked"
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(unpack, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise DataError(f"CIFAR-10 archive from {url} could not be unpacked ({e}); nothing was cached") from None
+        src = unpack / "cifar-10-batches-py"
+        if not all((src / b).is_file() for bs in _BATCHES.values() for b in bs):
+            raise DataError(f"archive from {url} does not hold cifar-10-batches-py with all batches; nothing was cached")
+        if final.exists():
+            shutil.rmtree(final)
+        src.rename(final)  # atomic within one filesystem
+    return final
+
+
+def _fetch(url: str, out: Path, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, out.open("wb") as f:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc="CIFAR-10", disable=not progress) as bar:
+                for block in iter(lambda: resp.read(1 << 16), b""):
+                    f.write(block)
+                    bar.update(len(block))
+        if total is not None and out.stat().st_size != total:
+            raise DataError(f"download from {url} was cut short ({out.stat().st_size} of {total} bytes); nothing was cached, try again")
+    except urllib.error.URLError as e:
+        raise DataError(f"could not download CIFAR-10 from {url} ({e.reason}); check the connection or set ONEPIXEL_DATA to a local copy") from None
+    except (OSError, ValueError, http.client.HTTPException) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"download from {url} failed ({e}); nothing was cached, try again") from None
