@@ -50,8 +50,13 @@ class Runner:
         targets: np.ndarray | None,
         seeds: list[int],
         progress: ProgressFn | None = None,
+        on_result: Callable[[AttackResult], None] | None = None,
     ) -> AttackResults:
-        """Attack validated uint8 NHWC ``images`` with int ``labels`` (and ``targets``); one seed per image."""
+        """Attack validated uint8 NHWC ``images`` with int ``labels`` (and ``targets``); one seed per image.
+
+        ``on_result`` is called with each image's result as soon as that image is finished (so a caller can
+        store it at once); the returned list is in input order.
+        """
         n, h, w, c = images.shape
         space = PixelSpace(h, w, c, self.pixels)
         model, crit = self.model, self.criterion
@@ -71,7 +76,7 @@ class Runner:
         seconds = np.zeros(n)
         active = np.arange(n)
         t0 = time.perf_counter()
-        finished_count = 0
+        results: dict[int, AttackResult] = {}
 
         while active.size:
             lab = labels[active]
@@ -123,45 +128,49 @@ class Runner:
 
             finished = done[active] | (queries[active] >= budget) | self.search.exhausted(active)
             seconds[active[finished]] = time.perf_counter() - t0
-            finished_count += int(finished.sum())
+            for res in self._results(active[finished], images, bases, labels, targets, seeds, clean, space, queries,
+                                     verify_queries, rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds):
+                results[res.index] = res
+                if on_result is not None:
+                    on_result(res)
             active = active[~finished]
             if progress is not None:
-                progress(finished_count, n, int(np.isfinite(adv_fit).sum()), int(queries.sum()))
+                progress(len(results), n, sum(r.success for r in results.values()), int(queries.sum()))
 
-        return self._results(images, bases, labels, targets, seeds, clean, space, queries, verify_queries,
-                             rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds)
+        return AttackResults(results[i] for i in range(n))
 
-    def _results(self, images, bases, labels, targets, seeds, clean, space, queries, verify_queries, rounds,
-                 best_cand, adv_fit, adv_cand, adv_probs, seconds) -> AttackResults:
-        n = len(images)
-        found = np.isfinite(adv_fit)
-        final = np.where(found[:, None], adv_cand, best_cand)
-        after = adv_probs.copy()
+    def _results(self, rows, images, bases, labels, targets, seeds, clean, space, queries, verify_queries, rounds,
+                 best_cand, adv_fit, adv_cand, adv_probs, seconds) -> list[AttackResult]:
+        """Results of the finished image ``rows``."""
+        found = np.isfinite(adv_fit[rows])
+        final = np.where(found[:, None], adv_cand[rows], best_cand[rows])
+        after = adv_probs[rows].copy()
         if (~found).any():
             # Failures: report the best candidate's reference-precision probabilities.
             miss = np.nonzero(~found)[0]
             mp = decode(final[miss], space)
-            after[miss] = self.model.query(bases, miss, mp.x, mp.y, mp.colours, reference=True)
-            verify_queries[miss] += 1
-        success = self.criterion.is_adversarial(after[:, None, :], labels, targets)[:, 0]
+            after[miss] = self.model.query(bases, rows[miss], mp.x, mp.y, mp.colours, reference=True)
+            verify_queries[rows[miss]] += 1
+        tg = targets[rows] if targets is not None else None
+        success = self.criterion.is_adversarial(after[:, None, :], labels[rows], tg)[:, 0]
         pix: Pixels = decode(final, space)
-        out = AttackResults()
-        for i in range(n):
+        out = []
+        for j, i in enumerate(rows):
             adv = images[i].copy()
-            adv[pix.y[i], pix.x[i]] = pix.colours[i]
-            pred = int(after[i].argmax())
+            adv[pix.y[j], pix.x[j]] = pix.colours[j]
+            pred = int(after[j].argmax())
             out.append(AttackResult(
-                index=i,
-                success=bool(success[i]),
+                index=int(i),
+                success=bool(success[j]),
                 label=int(labels[i]),
                 target=None if targets is None else int(targets[i]),
-                pixels=pix.as_rows((i,)),
+                pixels=pix.as_rows((j,)),
                 label_prob_before=float(clean[i, labels[i]]),
-                label_prob_after=float(after[i, labels[i]]),
+                label_prob_after=float(after[j, labels[i]]),
                 predicted_before=int(clean[i].argmax()),
                 predicted_after=pred,
-                predicted_prob_after=float(after[i, pred]),
-                target_prob_after=None if targets is None else float(after[i, targets[i]]),
+                predicted_prob_after=float(after[j, pred]),
+                target_prob_after=None if targets is None else float(after[j, targets[i]]),
                 queries=int(queries[i]),
                 verify_queries=int(verify_queries[i]),
                 generations=int(rounds[i]) - 1,
