@@ -85,6 +85,50 @@ def attack(image: Path, model: str, pixels: int, target: str | None, label: str 
 
 
 @cli.command()
+@click.option("--model", "-m", required=True, help="Zoo name or model file.")
+@click.option("--dataset", default="cifar10", show_default=True)
+@click.option("--split", default="test", show_default=True)
+@click.option("--n", "n", default=500, show_default=True, help="Images to sample (reproducibly from --seed).")
+@click.option("--pixels", "-k", multiple=True, type=int, default=(1,), show_default=True, help="Pixel counts; repeat: -k 1 -k 3 -k 5.")
+@click.option("--mode", type=click.Choice(["untargeted", "targeted", "both"]), default="both", show_default=True)
+@click.option("--protocol", type=click.Choice(["paper", "strict"]), default="paper", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--popsize", default=400, show_default=True, help="DE population (paper: 400).")
+@click.option("--generations", default=100, show_default=True, help="DE generations (paper: 100).")
+@click.option("--max-queries", type=int, default=None, help="Per-attack cap on queries.")
+@click.option("--batch-images", default=64, show_default=True, help="Attacks run together in one batch.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: ONEPIXEL_DATA, cache, download].")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder; re-running resumes.")
+def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
+             popsize: int, generations: int, max_queries: int | None, batch_images: int, device: str, data: Path | None,
+             out: Path) -> None:
+    """Run the paper's (or the strict) evaluation protocol; every attack is stored at once, re-running resumes."""
+    from .campaign import evaluate as run_evaluate
+    from .campaign import summarize
+    from .report.tables import print_summary
+
+    df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
+                      seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
+                      batch_images=batch_images, data_path=data, model_options={"device": device})
+    print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images")
+    click.echo(f"results: {out}/results.sqlite ({len(df)} attacks); report: onepixel report {out}")
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder [default: the first run folder].")
+@click.option("--gallery", default=8, show_default=True, help="Adversarial examples shown per run.")
+def report(runs: tuple[Path, ...], out: Path | None, gallery: int) -> None:
+    """Write report.html (self-contained) and report.md for one or more run folders."""
+    from .report import write_report
+
+    html, md = write_report(list(runs), out or runs[0], gallery=gallery)
+    click.echo(f"wrote {html}\nwrote {md}")
+
+
+@cli.command()
 def models() -> None:
     """List the shipped zoo models and their measured CIFAR-10 test accuracy."""
     from rich.console import Console

@@ -50,12 +50,12 @@ class Runner:
         targets: np.ndarray | None,
         seeds: list[int],
         progress: ProgressFn | None = None,
-        on_result: Callable[[AttackResult], None] | None = None,
+        on_results: Callable[[list[AttackResult]], None] | None = None,
     ) -> AttackResults:
         """Attack validated uint8 NHWC ``images`` with int ``labels`` (and ``targets``); one seed per image.
 
-        ``on_result`` is called with each image's result as soon as that image is finished (so a caller can
-        store it at once); the returned list is in input order.
+        ``on_results`` is called with the results of the images that finished in a round, as soon as they
+        are finished (so a caller can store them at once); the returned list is in input order.
         """
         n, h, w, c = images.shape
         space = PixelSpace(h, w, c, self.pixels)
@@ -128,11 +128,12 @@ class Runner:
 
             finished = done[active] | (queries[active] >= budget) | self.search.exhausted(active)
             seconds[active[finished]] = time.perf_counter() - t0
-            for res in self._results(active[finished], images, bases, labels, targets, seeds, clean, space, queries,
-                                     verify_queries, rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds):
-                results[res.index] = res
-                if on_result is not None:
-                    on_result(res)
+            if finished.any():
+                batch = self._results(active[finished], images, bases, labels, targets, seeds, clean, space, queries,
+                                      verify_queries, rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds)
+                results.update((r.index, r) for r in batch)
+                if on_results is not None:
+                    on_results(batch)
             active = active[~finished]
             if progress is not None:
                 progress(len(results), n, sum(r.success for r in results.values()), int(queries.sum()))

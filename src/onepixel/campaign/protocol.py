@@ -1,0 +1,62 @@
+"""The evaluation protocols as lists of work units (one unit = one attack on one image).
+
+* ``paper`` (their "Kaggle" tables): random images, misclassified ones included; every image is attacked
+  toward each of the other classes; "non-targeted" success = at least one of those targeted attacks.
+* ``strict``: correctly classified images only; a true untargeted attack (mode ``untargeted``), plus
+  the targeted attacks toward every other class (mode ``targeted``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+PROTOCOLS = ("paper", "strict")
+MODES = ("untargeted", "targeted", "both")
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One attack: dataset image ``image`` with ``pixels`` changed, untargeted (target None) or targeted."""
+
+    image: int
+    label: int
+    pixels: int
+    target: int | None
+    seed: int
+
+    @property
+    def uid(self) -> str:
+        return f"{self.image}:{self.pixels}:{'u' if self.target is None else self.target}"
+
+    @property
+    def mode(self) -> str:
+        return "untargeted" if self.target is None else "targeted"
+
+
+def sample_images(n_total: int, n: int, seed: int) -> np.ndarray:
+    """A reproducible random order of dataset indices (the first ``n`` are the paper protocol's sample)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 0x5A3])).permutation(n_total)[: max(0, n)]
+
+
+def unit_seed(seed: int, image: int, pixels: int, target: int | None) -> int:
+    """A per-attack seed that depends only on the campaign seed and the attack itself, so results do not
+    depend on batching, order or interruptions."""
+    return zlib.crc32(f"{seed}/{image}/{pixels}/{target}".encode())
+
+
+def make_units(images: np.ndarray, labels: np.ndarray, pixels: list[int], protocol: str, mode: str,
+               num_classes: int, seed: int) -> list[WorkUnit]:
+    """Work units for dataset ``images`` (indices) with their true ``labels``."""
+    units = []
+    for k in pixels:
+        for img, lab in zip(images.tolist(), labels.tolist()):
+            if protocol == "strict" and mode in ("untargeted", "both"):
+                units.append(WorkUnit(img, lab, k, None, unit_seed(seed, img, k, None)))
+            if protocol == "paper" or mode in ("targeted", "both"):
+                for t in range(num_classes):
+                    if t != lab:
+                        units.append(WorkUnit(img, lab, k, t, unit_seed(seed, img, k, t)))
+    return units

@@ -1,0 +1,95 @@
+"""An append-only, crash-safe results store: SQLite in WAL mode, one row per finished attack.
+
+Each attack is committed in its own transaction the moment it finishes, so a killed run loses at most the
+attacks in flight. The run's configuration is stored beside the rows; opening a folder with a different
+configuration is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+DB_NAME = "results.sqlite"
+
+_COLUMNS = {
+    "uid": "TEXT PRIMARY KEY", "image": "INTEGER", "pixels": "INTEGER", "mode": "TEXT", "target": "INTEGER",
+    "label": "INTEGER", "success": "INTEGER", "predicted_before": "INTEGER", "predicted_after": "INTEGER",
+    "predicted_prob_after": "REAL", "label_prob_before": "REAL", "label_prob_after": "REAL",
+    "target_prob_after": "REAL", "queries": "INTEGER", "verify_queries": "INTEGER", "generations": "INTEGER",
+    "seconds": "REAL", "seed": "INTEGER", "changes": "TEXT", "finished_at": "REAL",
+}
+# Settings that may differ between a run and its resumption without changing any result.
+_VOLATILE = {"onepixel_version", "batch_images", "device", "created"}
+
+
+class ResultStore:
+    """The results of one run folder."""
+
+    def __init__(self, folder: str | Path, config: dict[str, Any] | None = None) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / DB_NAME
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed rows survive a killed process
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        cols = ", ".join(f"{k} {v}" for k, v in _COLUMNS.items())
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS attacks ({cols})")
+        self.db.commit()
+        if config is not None:
+            self._check_config(config)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        row = self.db.execute("SELECT value FROM meta WHERE key='config'").fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def _check_config(self, config: dict[str, Any]) -> None:
+        old = self.config
+        if not old:
+            self.db.execute("INSERT INTO meta VALUES ('config', ?)", (json.dumps(config, sort_keys=True),))
+            self.db.commit()
+            return
+        diff = sorted(k for k in set(old) | set(config) if k not in _VOLATILE and old.get(k) != config.get(k))
+        if diff:
+            shown = "; ".join(f"{k}: {old.get(k)!r} here vs {config.get(k)!r} now" for k in diff[:4])
+            raise InputError(f"{self.folder} holds a run with a different configuration ({shown}); "
+                             "use another --out folder or the same settings to resume")
+
+    def done_uids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT uid FROM attacks")}
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Append one finished attack (committed at once)."""
+        vals = [json.dumps(row[k]) if k == "changes" else row.get(k) for k in _COLUMNS]
+        self.db.execute(f"INSERT OR REPLACE INTO attacks VALUES ({', '.join('?' * len(_COLUMNS))})", vals)
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def load_results(folder: str | Path):
+    """All finished attacks of a run folder as a pandas DataFrame (``changes`` decoded from JSON);
+    the run's configuration is in ``df.attrs["config"]``."""
+    import pandas as pd
+
+    path = Path(folder) / DB_NAME
+    if not path.is_file():
+        raise InputError(f"{folder} is not a run folder (no {DB_NAME}); create one with `onepixel evaluate --out {folder}`")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        df = pd.read_sql_query("SELECT * FROM attacks ORDER BY pixels, image, target", db)
+        row = db.execute("SELECT value FROM meta WHERE key='config'").fetchone()
+    finally:
+        db.close()
+    df["changes"] = df["changes"].map(json.loads)
+    df["success"] = df["success"].astype(bool)
+    df["target"] = df["target"].astype("Int64")
+    df.attrs["config"] = json.loads(row[0]) if row else {}
+    return df

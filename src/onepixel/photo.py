@@ -1,0 +1,232 @@
+"""Photo preprocessing declared as data: centre crop plus bilinear resize to a model's input size.
+
+The resize is a separable linear map, ``out = Ry @ crop(photo) @ Rx^T`` per channel, built once per photo size
+from torch's own bilinear kernel (so it matches ``torch.nn.functional.interpolate`` and, with ``antialias``,
+PIL's BILINEAR). Keeping the matrices explicit is what makes file-space attacks cheap: changing one source
+pixel changes the resized image by an outer product of two short weight columns, so a candidate costs a small
+patch update instead of a whole resize (see :class:`PhotoClassifier`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .models.base import Classifier
+
+
+@dataclass(frozen=True)
+class PhotoPreprocess:
+    """How a full-resolution uint8 photo becomes a model's uint8 input.
+
+    Args:
+        size: the model's input (height, width).
+        crop: centre crop before resizing, as a fraction of the image (0 < crop <= 1) or, as an int, the
+            crop in pixels of the image after its shorter side is resized to ``resize_shorter``.
+        resize_shorter: with an int ``crop``: the torchvision convention "resize the shorter side to
+            ``resize_shorter``, centre crop ``crop``" (e.g. 256 / 224), done here as one crop + resize.
+        aspect: ``"keep"``: the crop box has the model input's aspect ratio (a square for 224 x 224), the
+            largest such box times ``crop``; ``"stretch"``: crop ``crop`` of each side (TensorFlow's
+            ``central_crop``) and stretch it to ``size``.
+        antialias: bilinear with a filter widened by the downscale factor (PIL's BILINEAR); False is plain
+            2-tap bilinear (TensorFlow's ``resize_bilinear``, torch's default).
+    """
+
+    size: tuple[int, int]
+    crop: float | int = 0.875
+    resize_shorter: int | None = None
+    aspect: str = "keep"
+    antialias: bool = True
+
+    def __post_init__(self) -> None:
+        if len(self.size) != 2 or min(self.size) < 1:
+            raise InputError(f"preprocessing size must be (height, width) >= 1 (got {self.size})")
+        if self.aspect not in ("keep", "stretch"):
+            raise InputError(f"aspect must be 'keep' or 'stretch' (got {self.aspect!r})")
+        if isinstance(self.crop, (int, np.integer)) and not isinstance(self.crop, bool):
+            if self.resize_shorter is None or not 0 < self.crop <= self.resize_shorter:
+                raise InputError(f"an integer crop ({self.crop}) needs resize_shorter >= crop (e.g. 256 with 224)")
+        elif not 0.0 < float(self.crop) <= 1.0:
+            raise InputError(f"crop must be a fraction in (0, 1] or an int crop size (got {self.crop})")
+
+    @classmethod
+    def imagenet(cls, size: tuple[int, int] | int = 224) -> PhotoPreprocess:
+        """The ImageNet evaluation preset used for the TFLite MobileNets: a square centre crop of 87.5 % of
+        the shorter side, antialiased bilinear resize to ``size``, uint8 output (MobileNetV2: top-1 86/100 on
+        the 100 sample photos; see docs/imagenet.md)."""
+        s = (size, size) if isinstance(size, int) else tuple(size)
+        return cls(size=s, crop=0.875)
+
+    @property
+    def fraction(self) -> float:
+        """The crop as a fraction of the image."""
+        if isinstance(self.crop, (int, np.integer)) and not isinstance(self.crop, bool):
+            return float(self.crop) / float(self.resize_shorter)  # type: ignore[arg-type]
+        return float(self.crop)
+
+    def box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """The integer crop box (top, left, crop height, crop width) of an ``height x width`` photo."""
+        f = self.fraction
+        if self.aspect == "stretch":
+            ch, cw = height * f, width * f
+        else:
+            oh, ow = self.size
+            scale = min(height / oh, width / ow)  # the largest box of the output's aspect ratio
+            ch, cw = oh * scale * f, ow * scale * f
+        ch, cw = max(1, min(height, int(round(ch)))), max(1, min(width, int(round(cw))))
+        return (height - ch) // 2, (width - cw) // 2, ch, cw
+
+    def matrices(self, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """float64 ``Ry`` (out_h, height) and ``Rx`` (out_w, width): crop and resize as two matrices."""
+        return _matrices(self, int(height), int(width))
+
+    def __call__(self, photos: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        """Crop and resize uint8 (H, W, C) or (N, H, W, C) photos; returns the same kind (numpy or torch)."""
+        is_np = isinstance(photos, np.ndarray)
+        t = torch.from_numpy(np.ascontiguousarray(photos)) if is_np else photos
+        single = t.ndim == 3
+        if single:
+            t = t[None]
+        if t.ndim != 4 or t.dtype != torch.uint8:
+            raise InputError(f"photos must be uint8 (N, H, W, C) or (H, W, C); got {t.dtype} {tuple(t.shape)}")
+        out = quantise(self.resize_float(t))
+        out = out[0] if single else out
+        return out.numpy() if is_np else out
+
+    def resize_float(self, photos: torch.Tensor) -> torch.Tensor:
+        """The resized photos (N, out_h, out_w, C) in float64, before rounding to uint8."""
+        ry, rx = (m.to(photos.device) for m in self.matrices(photos.shape[1], photos.shape[2]))
+        return torch.einsum("oh,nhwc,pw->nopc", ry, photos.to(torch.float64), rx)
+
+
+def quantise(x: torch.Tensor) -> torch.Tensor:
+    """Round resized floats to uint8 pixels (half to even, clamped to 0..255)."""
+    return torch.round(x).clamp_(0, 255).to(torch.uint8)
+
+
+@lru_cache(maxsize=64)
+def _matrices(pre: PhotoPreprocess, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if min(height, width) < 2:
+        raise InputError(f"a {width}x{height} photo is too small to preprocess; it needs at least 2x2 pixels")
+    top, left, ch, cw = pre.box(height, width)
+    oh, ow = pre.size
+    return (_resize_matrix(height, top, ch, oh, pre.antialias),
+            _resize_matrix(width, left, cw, ow, pre.antialias))
+
+
+def _resize_matrix(n: int, start: int, length: int, out: int, antialias: bool) -> torch.Tensor:
+    """(out, n) weights: torch's bilinear resize of ``length`` samples from ``start`` to ``out`` samples.
+
+    Built by resizing the identity, so the weights are exactly torch's kernel (including its antialias filter).
+    """
+    eye = torch.eye(length, dtype=torch.float64).reshape(length, 1, 1, length)
+    cols = torch.nn.functional.interpolate(eye, size=(1, out), mode="bilinear", align_corners=False,
+                                           antialias=antialias)
+    m = torch.zeros(out, n, dtype=torch.float64)
+    m[:, start:start + length] = cols.reshape(length, out).T
+    return m
+
+
+class _Windows:
+    """The non-zero band of each column of a resize matrix, as fixed-length windows (start, weights)."""
+
+    def __init__(self, m: torch.Tensor) -> None:
+        nz = m != 0
+        out_len, n = m.shape
+        has = nz.any(0)
+        first = torch.where(has, nz.int().argmax(0), torch.zeros(n, dtype=torch.long))
+        last = torch.where(has, out_len - 1 - nz.flip(0).int().argmax(0), torch.zeros(n, dtype=torch.long))
+        self.size = int((last - first + 1)[has].max()) if has.any() else 1
+        self.start = first.clamp(max=out_len - self.size)
+        rows = self.start[:, None] + torch.arange(self.size)  # (n, S)
+        self.weights = m.T.gather(1, rows)  # (n, S); zero outside the band, and for cropped-away pixels
+
+
+class PhotoClassifier(Classifier):
+    """A classifier of full-resolution photos: ``preprocess`` (crop + resize) followed by ``inner``.
+
+    This is the file-space black box: the search perturbs pixels of the original photo and the
+    preprocessing is part of the model. Photos of any size are accepted (matrices are built per size).
+
+    Search queries are incremental: the resized clean photo is kept in float64 and each candidate adds only
+    the patches its k source pixels touch. That is exact up to float rounding, so the runner re-verifies every
+    apparent success with the full pipeline (``reference=True``: perturb the photo, crop and resize it
+    whole), and the reported probabilities are those of the full pipeline.
+    """
+
+    has_fast_precision = True
+    fixed_batch_shape = False
+
+    def __init__(self, inner: Classifier, preprocess: PhotoPreprocess, batch_size: int = 64) -> None:
+        self.inner = inner
+        self.preprocess = preprocess
+        self.device = inner.device
+        self.batch_size = batch_size
+        self.num_classes = inner.num_classes
+        self.class_names = getattr(inner, "class_names", None)
+        inner_size = getattr(inner, "input_size", None)
+        if inner_size is not None and tuple(inner_size) != tuple(preprocess.size):
+            raise InputError(f"the preprocessing makes {preprocess.size} images but the model takes {tuple(inner_size)}")
+        self._cache: tuple[weakref.ref, torch.Tensor] | None = None
+
+    def _forward(self, images: torch.Tensor, reference: bool) -> torch.Tensor:
+        small = self.preprocess(images)
+        return torch.from_numpy(self.inner.probs(small, reference=reference))
+
+    def query(self, bases: torch.Tensor, which: np.ndarray, x: np.ndarray, y: np.ndarray, colours: np.ndarray,
+              reference: bool = False) -> np.ndarray:
+        """Probabilities of perturbed photos; the search path updates the resized photos incrementally."""
+        if reference:
+            return super().query(bases, which, x, y, colours, reference=True)
+        resized = self._resized(bases)
+        ry, rx = self.preprocess.matrices(bases.shape[1], bases.shape[2])
+        wy, wx = _windows(ry), _windows(rx)
+        out = []
+        for s in range(0, len(which), self.batch_size):
+            sl = slice(s, s + self.batch_size)
+            small = self._perturbed(bases, resized, wy, wx, torch.as_tensor(which[sl]), torch.as_tensor(x[sl]),
+                                    torch.as_tensor(y[sl]), torch.as_tensor(colours[sl]))
+            out.append(self._checked(torch.from_numpy(self.inner.probs(small, reference=False)), len(small)))
+        if not out:
+            return np.empty((0, self.num_classes or 0))
+        return np.concatenate(out)
+
+    def _resized(self, bases: torch.Tensor) -> torch.Tensor:
+        """The clean photos resized in float64, cached for as long as the runner holds the same ``bases``."""
+        if self._cache is not None and self._cache[0]() is bases:
+            return self._cache[1]
+        resized = self.preprocess.resize_float(bases.cpu())
+        self._cache = (weakref.ref(bases), resized)
+        return resized
+
+    @staticmethod
+    def _perturbed(bases, resized, wy, wx, which, x, y, colours) -> torch.Tensor:
+        n, k = x.shape
+        bases = bases.cpu()
+        old = bases[which[:, None], y, x].to(torch.float64)  # (n, k, C)
+        delta = colours.to(torch.float64) - old
+        if k > 1:
+            # Where two of a candidate's pixels coincide the later one wins (as in candidates.apply): the
+            # earlier ones add nothing, and the later one's delta is measured from the clean pixel.
+            same = (x[:, :, None] == x[:, None, :]) & (y[:, :, None] == y[:, None, :])
+            overwritten = torch.triu(same, diagonal=1).any(2)
+            delta[overwritten] = 0.0
+        out = resized.index_select(0, which)
+        sy, sx = wy.weights[y], wx.weights[x]  # (n, k, Sy), (n, k, Sx)
+        patch = sy[..., :, None, None] * sx[..., None, :, None] * delta[:, :, None, None, :]  # (n, k, Sy, Sx, C)
+        rows = (wy.start[y][..., None] + torch.arange(wy.size))[..., :, None].expand(n, k, wy.size, wx.size)
+        cols = (wx.start[x][..., None] + torch.arange(wx.size))[..., None, :].expand(n, k, wy.size, wx.size)
+        idx = torch.arange(n)[:, None, None, None].expand(n, k, wy.size, wx.size)
+        out.index_put_((idx, rows, cols), patch, accumulate=True)
+        return quantise(out)
+
+
+@lru_cache(maxsize=64)
+def _windows(m: torch.Tensor) -> _Windows:
+    # Tensors hash by identity, and the matrices are themselves cached per (preprocess, size).
+    return _Windows(m)

@@ -1,0 +1,141 @@
+"""Collect runs, draw their figures and fill the HTML / Markdown templates."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from ..campaign.metrics import summarize
+from ..campaign.store import load_results
+from . import figures
+from .tables import DETAIL_HEADER, detail_rows, markdown_table, paper_layout
+
+
+@dataclass
+class Figure:
+    """A figure saved beside report.md and embedded into report.html."""
+
+    file: str
+    caption: str
+    png: bytes = field(repr=False)
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode()
+
+
+@dataclass
+class RunSection:
+    name: str
+    folder: str
+    config: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    detail_md: str
+    detail_rows: list[list[str]]
+    figures: list[Figure]
+    gallery: list[Figure]
+    note: str = ""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+def _curves(df, label: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    out = []
+    for (k, mode), g in df.groupby(["pixels", "mode"]):
+        q = np.sort(g.loc[g["success"], "queries"].to_numpy())
+        if len(g) == 0:
+            continue
+        budgets = np.concatenate([[1], q, [max(1, int(g["queries"].max()))]])
+        rate = np.concatenate([[0], np.arange(1, len(q) + 1) / len(g), [len(q) / len(g)]])
+        out.append((f"{label}, {k} px, {mode}", budgets, rate))
+    return out
+
+
+def _gallery(df, cfg: dict[str, Any], classes: list[str], n: int, slug: str) -> tuple[list[Figure], str]:
+    if n <= 0 or not df["success"].any():
+        return [], "" if n <= 0 else "No successful attack to show."
+    from ..campaign.evaluate import load_dataset
+
+    name, _, split = cfg.get("dataset", "").partition("/")
+    try:
+        data = load_dataset(name, split or "test")
+    except Exception as e:  # the report still has every table without the dataset
+        return [], f"Gallery skipped: the dataset could not be loaded ({e})."
+    wins = df[df["success"]].sort_values("predicted_prob_after", ascending=False)
+    # One example per original class first, so the gallery is varied.
+    picked = wins.drop_duplicates("label").head(n)
+    if len(picked) < n:
+        picked = wins.loc[wins.index.isin(picked.index) | wins.index.isin(wins.index[: n])].head(n)
+    out = []
+    cname = (lambda k: classes[k] if 0 <= k < len(classes) else str(k)) if classes else str
+    for _, r in picked.iterrows():
+        orig = np.asarray(data.images[int(r["image"])])
+        adv = orig.copy()
+        for x, y, *vals in r["changes"]:
+            adv[y, x] = vals[: len(vals) // 2]
+        before = f"{cname(int(r['label']))} ({100 * r['label_prob_before']:.1f} %)"
+        after = f"{cname(int(r['predicted_after']))} ({100 * r['predicted_prob_after']:.1f} %)"
+        px = ", ".join(f"({c[0]},{c[1]})→{tuple(c[2:2 + (len(c) - 2) // 2])}" for c in r["changes"])
+        png = figures.example(orig, adv, r["changes"], "original: " + before, "adversarial: " + after)
+        out.append(Figure(f"{slug}-example-{int(r['image'])}-{r['uid'].split(':')[-1]}.png",
+                          f"image {int(r['image'])}, {r['pixels']} px {r['mode']}: {before} → {after}; changed {px}", png))
+    return out, ""
+
+
+def _section(folder: Path, gallery: int) -> RunSection:
+    df = load_results(folder)
+    cfg = df.attrs["config"]
+    classes = cfg.get("classes") or [str(i) for i in range(10)]
+    metrics = summarize(df, len(classes))
+    name = f"{cfg.get('model', '?')} — {cfg.get('protocol', '?')} protocol ({folder.name})"
+    slug = _slug(folder.name)
+    figs = []
+    for m in metrics:
+        if m["kind"] in ("targeted", "untargeted") and np.asarray(m["pairs"]).sum():
+            figs.append(Figure(f"{slug}-pairs-{m['pixels']}px-{m['kind']}.png",
+                               f"Original → adversarial class of successful {m['kind']} attacks, {m['pixels']} px",
+                               figures.pair_heatmap(m["pairs"], classes, f"{cfg.get('model')}: {m['pixels']} px {m['kind']}")))
+        if m["kind"] == "non-targeted" and m.get("target_classes_hist"):
+            figs.append(Figure(f"{slug}-target-classes-{m['pixels']}px.png",
+                               f"Number of target classes reached per image, {m['pixels']} px (mean {m['target_classes_mean']:.2f})",
+                               figures.target_class_histogram(m["target_classes_hist"], f"{cfg.get('model')}: {m['pixels']} px")))
+    gal, note = _gallery(df, cfg, classes, gallery, slug)
+    rows = detail_rows(metrics)
+    return RunSection(name, str(folder), cfg, metrics, markdown_table(DETAIL_HEADER, rows), rows, figs, gal, note)
+
+
+def write_report(runs: list[str | Path], out: str | Path, gallery: int = 8) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.md`` (with ``report_files/``) into ``out``; returns both paths."""
+    out = Path(out)
+    sections = [_section(Path(r), gallery) for r in runs]
+    curves = []
+    for s, r in zip(sections, runs):
+        curves += _curves(load_results(r), s.config.get("model", Path(r).name))
+    overview = [Figure("success-vs-queries.png", "Success rate against the per-attack query budget",
+                       figures.success_curves(curves, "Success vs queries"))] if curves else []
+    header, rows = paper_layout([(s.name, str(s.config.get("model", "")).lower(), s.metrics) for s in sections])
+    files = out / "report_files"
+    files.mkdir(parents=True, exist_ok=True)
+    for fig in overview + [f for s in sections for f in s.figures + s.gallery]:
+        (files / fig.file).write_bytes(fig.png)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("onepixel.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html"]), keep_trailing_newline=True)
+    from .. import __version__
+
+    ctx = {"sections": sections, "overview": overview, "paper_header": header, "paper_rows": rows,
+           "paper_md": markdown_table(header, rows), "detail_header": DETAIL_HEADER, "version": __version__,
+           "isnan": lambda v: isinstance(v, float) and math.isnan(v)}
+    html = out / "report.html"
+    md = out / "report.md"
+    html.write_text(env.get_template("report.html.j2").render(**ctx))
+    md.write_text(env.get_template("report.md.j2").render(**ctx))
+    return html, md
