@@ -40,40 +40,69 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--model", "-m", required=True, help="Zoo name (allconv, nin, vgg16, resnet20) or a model file (.pt TorchScript).")
+@click.option("--model", "-m", required=True, help="Zoo name (allconv, nin, vgg16, resnet20) or a model file (.onnx, .tflite, .pt TorchScript).")
+@click.option("--labels", "labels_spec", default=None, help="Class names: 'imagenet' or a file with one name per line.")
+@click.option("--space", type=click.Choice(["input", "file"]), default="input", show_default=True,
+              help="input: change pixels of the cropped/resized model input (the paper); file: change pixels of the "
+                   "full-resolution photo, the resize being part of the black box.")
 @click.option("--pixels", "-k", default=1, show_default=True, help="Pixels to change.")
 @click.option("--target", "-t", default=None, help="Target class (index or name); untargeted if omitted.")
 @click.option("--label", default=None, help="True class (index or name); default: the model's prediction on the clean image.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--popsize", default=400, show_default=True, help="DE population (paper: 400).")
 @click.option("--generations", default=100, show_default=True, help="DE generations (paper: 100).")
+@click.option("--search", "search_name", type=click.Choice(["de", "rs", "corner", "cma"]), default=None,
+              help="Search: de (differential evolution), rs (Sparse-RS-style random search), corner (CornerSearch "
+                   "scan), cma (CMA-ES); rs/corner/cma plan for --max-queries, else 10,000 [default: attack()'s].")
+@click.option("--paper", is_flag=True, help="DE with the paper's settings: population 400, 100 generations, rand/1, F = 0.5.")
 @click.option("--max-queries", type=int, default=None, help="Cap on model queries.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the adversarial PNG [default: IMAGE-adv.png beside the input].")
+@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Before/after figure PNG [default: OUT with -figure.png]; 'none' to skip.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def attack(image: Path, model: str, pixels: int, target: str | None, label: str | None, seed: int, popsize: int,
-           generations: int, max_queries: int | None, device: str, out: Path | None, as_json: bool) -> None:
-    """Attack one IMAGE file and write the adversarial PNG."""
-    from .api import as_classifier, attack as run_attack
+def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels: int, target: str | None,
+           label: str | None, seed: int, popsize: int, generations: int, search_name: str | None, paper: bool,
+           max_queries: int | None, device: str, out: Path | None, figure: Path | None, as_json: bool) -> None:
+    """Attack one IMAGE file (any size: photos are centre-cropped and resized to the model's input) and write
+    the adversarial PNG plus a before/after figure."""
+    from .api import as_classifier
+    from .data.labels import resolve_labels
+    from .figure import before_after
     from .imageio import read_image, write_png
+    from .spaces import attack_photo
 
     clf = as_classifier(model, device=device)
-    img = read_image(image)
-    size = getattr(clf, "input_size", None)
-    if size is not None and tuple(img.shape[:2]) != tuple(size):
-        raise OnepixelError(f"{model} takes {size[1]}x{size[0]} images but {image} is {img.shape[1]}x{img.shape[0]}; resize it first")
-    clean = clf.probs(img[None])[0]
+    if labels_spec is not None:
+        clf.class_names = list(resolve_labels(labels_spec, clf.num_classes))
+    photo = read_image(image)
     lab = _parse_class(clf, label, "label")
-    lab = int(clean.argmax()) if lab is None else lab
     tgt = _parse_class(clf, target, "target")
-    res = run_attack(clf, img, lab, pixels=pixels, targets=tgt, seed=seed, popsize=popsize, generations=generations,
-                     max_queries=max_queries, progress=not as_json)[0]
+    if paper and search_name not in (None, "de"):
+        raise OnepixelError(f"--paper means DE with the paper's settings; drop --search {search_name} or use --search de")
+    if paper:
+        popsize, generations, search_name = 400, 100, "de"
+    chosen = {} if search_name is None else {"search": search_name}
+    pa = attack_photo(clf, photo, lab, space=space, target=tgt, pixels=pixels, seed=seed, popsize=popsize,
+                      generations=generations, max_queries=max_queries, progress=not as_json, **chosen)
+    res, img, clean = pa.result, pa.original, pa.probs_before
+    lab = res.label
     out = out or image.with_name(image.stem + "-adv.png")
     write_png(out, res.adversarial)
+    if figure is None or str(figure).lower() != "none":
+        figure = figure or out.with_name(out.stem + "-figure.png")
+        before_after(img, res.adversarial, figure, titles=(
+            f"before: {_class_name(clf, res.predicted_before)} p={clean.max():.3f}",
+            f"after: {_class_name(clf, res.predicted_after)} p={res.predicted_prob_after:.3f}"))
+    else:
+        figure = None
     if as_json:
-        click.echo(json.dumps({**res.to_dict(), "image": str(image), "adversarial_png": str(out)}, indent=1))
+        click.echo(json.dumps({**pa.to_dict(), "image": str(image), "adversarial_png": str(out),
+                               "figure": str(figure) if figure else None}, indent=1))
         return
+    for when, top in (("before", pa.top(5)), ("after", pa.top(5, after=True))):
+        click.echo(f"top-5 {when}: " + ", ".join(f"{_class_name(clf, k)} {p:.3f}" for k, p in top))
     click.echo(f"before: {_class_name(clf, int(clean.argmax()))} p={clean.max():.3f}  (true: {_class_name(clf, lab)} p={res.label_prob_before:.3f})")
     click.echo(f"after:  {_class_name(clf, res.predicted_after)} p={res.predicted_prob_after:.3f}  (true: p={res.label_prob_after:.3f})")
     verdict = "SUCCESS" if res.success else "failed"
@@ -81,7 +110,10 @@ def attack(image: Path, model: str, pixels: int, target: str | None, label: str 
     click.echo(f"{verdict} ({goal}) after {res.queries:,} queries, {res.generations} generations, {res.seconds:.1f} s")
     for p in res.pixels:
         click.echo(f"  pixel x={p[0]} y={p[1]} -> {tuple(p[2:])}  (was {tuple(int(v) for v in img[p[1], p[0]])})")
-    click.echo(f"wrote {out}")
+    survive = "survives" if pa.jpeg_survives else "does not survive"
+    click.echo(f"{space} space, {img.shape[1]}x{img.shape[0]}: {pa.changed_pixels()} pixel(s) changed; the attack {survive} "
+               f"a JPEG re-encode at quality {pa.jpeg_quality} (then {_class_name(clf, pa.jpeg_predicted)})")
+    click.echo(f"wrote {out}" + (f" and {figure}" if figure else ""))
 
 
 @cli.command()

@@ -23,15 +23,19 @@ def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
         with Image.open(path) as im:
             if im.width * im.height > MAX_PIXELS:
                 raise InputError(f"{path} is {im.width}x{im.height} pixels, above the {MAX_PIXELS:,} limit; downscale it first")
-            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F") or (im.mode == "RGB" and im.info.get("bits", 8) > 8):
-                raise InputError(f"{path} has {im.mode} pixels (16-bit or float); onepixel reads 8-bit images, convert it first")
+            # PIL opens 16-bit RGB(A) PNGs as 8-bit "RGB" and drops the low byte; only the tile's raw mode tells.
+            wide = any(";16" in str(getattr(t, "args", "")) for t in getattr(im, "tile", ()))
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F") or wide or (im.mode == "RGB" and im.info.get("bits", 8) > 8):
+                raise InputError(f"{path} has 16-bit or float pixels (mode {im.mode}{', 16 bits per channel' if wide else ''}); onepixel reads 8-bit images, convert it first")
             if im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr"):
                 raise InputError(f"{path} has unsupported pixel mode {im.mode}; use an 8-bit greyscale or RGB image")
             im = ImageOps.exif_transpose(im)
             im.load()
-            arr = np.asarray(im.convert(mode), dtype=np.uint8)
+            arr = np.array(im.convert(mode), dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only)
     except InputError:
         raise
+    except Image.DecompressionBombError:  # PIL refuses before we can read the size (above ~179 M pixels)
+        raise InputError(f"{path} is larger than {MAX_PIXELS:,} pixels (PIL calls it a decompression bomb); downscale it first") from None
     except UnidentifiedImageError:
         raise InputError(f"{path} is not an image file PIL can read (PNG, JPEG, WebP, ...)") from None
     except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data

@@ -1,0 +1,59 @@
+"""Before/after figures of an attack: the changed pixels circled, and a zoomed inset of the first one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def changed_pixels(original: np.ndarray, adversarial: np.ndarray) -> list[tuple[int, int]]:
+    """(x, y) of every pixel where the two images differ, row by row."""
+    ys, xs = np.nonzero((original != adversarial).any(-1))
+    return [(int(x), int(y)) for y, x in zip(ys, xs, strict=True)]
+
+
+def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path, titles: Sequence[str] = ("before", "after"),
+                 zoom: int = 15, dpi: int = 120) -> Path:
+    """Write a PNG with the original and the adversarial image side by side.
+
+    Each changed pixel is circled (a one-pixel change is invisible at full size), and each panel has an inset
+    magnifying the ``zoom`` x ``zoom`` neighbourhood of the first changed pixel, drawn with nearest-neighbour
+    sampling so the single pixel stays a crisp square.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed, and no GUI backend picked up from the environment
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle, Rectangle
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pix = changed_pixels(original, adversarial)
+    h, w = original.shape[:2]
+    grey = original.shape[-1] == 1
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.4 * h / max(w, 1) + 0.6), constrained_layout=True)
+    radius = max(4.0, 0.03 * max(h, w))
+    for ax, img, title in zip(axes, (original, adversarial), titles, strict=True):
+        shown = img[..., 0] if grey else img
+        ax.imshow(shown, cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.set_axis_off()
+        for x, y in pix:
+            ax.add_patch(Circle((x, y), radius, fill=False, edgecolor="red", linewidth=1.5))
+        if pix:
+            x0, y0 = pix[0]
+            half = zoom // 2
+            inset = ax.inset_axes((0.68, 0.68, 0.3, 0.3))
+            inset.imshow(shown, cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest")
+            inset.set_xlim(x0 - half - 0.5, x0 + half + 0.5)
+            inset.set_ylim(y0 + half + 0.5, y0 - half - 0.5)
+            inset.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.2))
+            inset.set_xticks([])
+            inset.set_yticks([])
+            for side in inset.spines.values():
+                side.set_edgecolor("red")
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

@@ -1,0 +1,132 @@
+"""Attacking photos in two spaces.
+
+- ``input`` (the paper): the photo is cropped and resized once; the search changes k pixels of that model
+  input, and the adversarial image is the model input.
+- ``file``: the search changes k pixels of the original full-resolution photo, and the crop + resize is part
+  of the black box (:class:`onepixel.photo.PhotoClassifier`); the adversarial image is the photo itself, so
+  the saved PNG differs from the original in exactly k pixels.
+
+Either way the adversarial image is also re-encoded as JPEG at quality 95 and classified again, to report
+whether the attack survives the most common thing that happens to a photo.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .errors import InputError
+from .models.base import Classifier
+from .photo import PhotoClassifier, PhotoPreprocess
+from .results import AttackResult
+
+SPACES = ("input", "file")
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int = 95) -> np.ndarray:
+    """``image`` (H, W, C uint8) encoded as JPEG at ``quality`` and decoded again."""
+    arr = image[..., 0] if image.shape[-1] == 1 else image
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="JPEG", quality=quality)
+    out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L" if image.shape[-1] == 1 else "RGB"))
+    return out[..., None] if out.ndim == 2 else out
+
+
+def default_preprocess(model: Classifier, preprocess: PhotoPreprocess | None) -> PhotoPreprocess:
+    """``preprocess``, or the ImageNet preset at the model's declared input size."""
+    if preprocess is not None:
+        return preprocess
+    size = getattr(model, "input_size", None)
+    if size is None:
+        raise InputError("the model does not declare its input size; pass a PhotoPreprocess with the size it takes")
+    return PhotoPreprocess.imagenet(tuple(size))
+
+
+@dataclass
+class PhotoAttack:
+    """The outcome of :func:`attack_photo`.
+
+    ``original`` and ``adversarial`` are the images of the attacked space (the model input for ``input``,
+    the full-resolution photo for ``file``); they differ in at most k pixels. Probabilities are those of the
+    whole black box (for ``file``: crop + resize + model, computed in full).
+    """
+
+    space: str
+    result: AttackResult
+    original: np.ndarray = field(repr=False)
+    adversarial: np.ndarray = field(repr=False)
+    probs_before: np.ndarray = field(repr=False)
+    probs_after: np.ndarray = field(repr=False)
+    jpeg_quality: int
+    jpeg_predicted: int
+    jpeg_label_prob: float
+    #: the attack succeeded and still does after the JPEG re-encode
+    jpeg_survives: bool
+
+    def top(self, k: int = 5, after: bool = False) -> list[tuple[int, float]]:
+        """The k most probable classes (index, probability) before or after the attack."""
+        p = self.probs_after if after else self.probs_before
+        order = np.argsort(-p, kind="stable")[:k]
+        return [(int(i), float(p[i])) for i in order]
+
+    def changed_pixels(self) -> int:
+        """Pixels where the adversarial image differs from the original."""
+        return int((self.adversarial != self.original).any(-1).sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python record: the attack result plus space, top-5 lists and the JPEG check."""
+        return {**self.result.to_dict(), "space": self.space, "changed_pixels": self.changed_pixels(),
+                "image_size": [int(self.original.shape[1]), int(self.original.shape[0])],
+                "top5_before": [list(t) for t in self.top(5)], "top5_after": [list(t) for t in self.top(5, True)],
+                "jpeg": {"quality": self.jpeg_quality, "predicted": self.jpeg_predicted,
+                         "label_prob": self.jpeg_label_prob, "survives": self.jpeg_survives}}
+
+
+def attack_photo(model: Classifier, photo: np.ndarray, label: int | None = None, *, space: str = "input",
+                 preprocess: PhotoPreprocess | None = None, target: int | None = None, jpeg_quality: int = 95,
+                 **attack_options: Any) -> PhotoAttack:
+    """Attack one full-resolution uint8 photo (H, W, C) in ``space`` (``"input"`` or ``"file"``).
+
+    Args:
+        model: a classifier of model-input-sized images (e.g. a :class:`~onepixel.models.tflite.TFLiteClassifier`).
+        photo: the photo as read (any size).
+        label: the true class; default the model's prediction on the clean photo.
+        space: where the k pixels are changed (see the module docstring).
+        preprocess: crop + resize to the model's input (default: the ImageNet preset at its input size).
+            In the input space, when none is given, a photo that already has the input size (or any photo, for
+            a model that declares no input size) is used as it is.
+        target: a class to reach (targeted attack), or None.
+        jpeg_quality: the quality of the JPEG re-encode check.
+        attack_options: passed to :func:`onepixel.attack` (pixels, popsize, generations, seed, ...).
+    """
+    from .api import attack
+
+    if space not in SPACES:
+        raise InputError(f"space must be one of {', '.join(SPACES)} (got {space!r})")
+    photo = np.asarray(photo)
+    if photo.dtype != np.uint8 or photo.ndim != 3:
+        raise InputError(f"photo must be uint8 (H, W, C); got {photo.dtype} {photo.shape}")
+    size = getattr(model, "input_size", None)
+    if space == "input":
+        if preprocess is None and (size is None or tuple(photo.shape[:2]) == tuple(size)):
+            image = photo  # already the model's input (or a model that takes any size)
+        else:
+            image = default_preprocess(model, preprocess)(photo)
+        box: Classifier = model
+    else:
+        image = photo
+        box = PhotoClassifier(model, default_preprocess(model, preprocess))
+    before = box.probs(image[None])[0]
+    lab = int(before.argmax()) if label is None else int(label)
+    res = attack(box, image, lab, targets=target, **attack_options)[0]
+    after = box.probs(res.adversarial[None])[0]
+    jpeg = box.probs(jpeg_roundtrip(res.adversarial, jpeg_quality)[None])[0]
+    pred = int(jpeg.argmax())
+    still = pred == target if target is not None else pred != lab
+    return PhotoAttack(space=space, result=res, original=image, adversarial=res.adversarial, probs_before=before,
+                       probs_after=after, jpeg_quality=jpeg_quality, jpeg_predicted=pred,
+                       jpeg_label_prob=float(jpeg[lab]), jpeg_survives=bool(res.success and still))
