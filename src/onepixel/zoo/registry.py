@@ -29,6 +29,7 @@ class ZooEntry:
     sha256: str
     test_accuracy: float  # on the full CIFAR-10 test set, measured with the shipped fp16 weights in fp32
     params: int
+    test_accuracy_first1000: float | None = None  # the same on the first 1,000 test images (checked by tests)
     classes: tuple[str, ...] = CIFAR10_CLASSES
     input_size: tuple[int, int] = (32, 32)
     preprocess: Preprocess = Preprocess.cifar10()
