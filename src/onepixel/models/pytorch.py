@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, ModelError
 from .base import Classifier, to_probabilities
+from .delta import DeltaEngine
+
+#: under ``delta="auto"`` a window class runs incrementally where its arithmetic bound (full-forward MACs over
+#: delta MACs at the worst position) reaches this: below it, gathers and small-window convolutions eat the gain
+AUTO_DELTA_GAIN = 1.3
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,12 @@ class TorchClassifier(Classifier):
         batch_size: rows per forward; default 64 on CPU, 1024 on CUDA.
         precision: ``"fp32"``; ``"bf16"`` to search in bf16 + channels_last with BN folded (successes are
             re-verified in fp32); ``"auto"`` picks bf16 where the hardware is fast at it.
+        delta: incremental inference for search queries (:mod:`onepixel.models.delta`): recompute only the
+            windows of each feature map that the changed pixels reach. ``"auto"`` (default) uses it on CPU
+            for the change sizes where the network's geometry promises a gain (a fixed rule, so runs stay
+            reproducible); ``True`` wherever it is possible; ``False`` never. Delta results match the full
+            forward up to rounding, and successes are always re-verified with the full fp32 forward.
+        delta_batch_size: rows per delta chunk (default 256).
     """
 
     def __init__(
@@ -88,9 +101,13 @@ class TorchClassifier(Classifier):
         batch_size: int | None = None,
         precision: str = "auto",
         num_classes: int | None = None,
+        delta: bool | str = "auto",
+        delta_batch_size: int | None = None,
     ) -> None:
         if precision not in ("auto", "fp32", "bf16"):
             raise InputError(f"precision must be 'auto', 'fp32' or 'bf16' (got {precision!r})")
+        if delta not in (True, False, "auto"):
+            raise InputError(f"delta must be True, False or 'auto' (got {delta!r})")
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise InputError("device 'cuda' was asked for but PyTorch sees no CUDA GPU; use --device cpu")
@@ -101,15 +118,70 @@ class TorchClassifier(Classifier):
         self.num_classes = num_classes
         self.reference = module.eval().to(self.device)
         use_bf16 = precision == "bf16" or (precision == "auto" and fast_bf16_available(self.device))
-        self.has_fast_precision = use_bf16
+        self._bf16 = use_bf16
         self.fast = self.reference
         if use_bf16:
             fast = _fold_batchnorm(copy.deepcopy(self.reference))
             self.fast = fast.to(torch.bfloat16).to(memory_format=torch.channels_last).eval()
         self.precision = "bf16" if use_bf16 else "fp32"
+        self.delta = delta
+        self.delta_batch_size = delta_batch_size or 256
+        self._delta: DeltaEngine | None = None
+        self._delta_used = False
+
+    @property
+    def has_fast_precision(self) -> bool:  # type: ignore[override]
+        """True when search scores may differ from the full fp32 forward (bf16, or delta inference used), so
+        the runner re-verifies successes with ``reference=True``."""
+        return self._bf16 or self._delta_used
+
+    def delta_engine(self) -> DeltaEngine | None:
+        """The incremental-inference engine for search queries, or None where ``delta`` rules it out."""
+        if self.delta is False or (self.delta == "auto" and self.device.type != "cpu"):
+            # On a GPU the full forward of a big batch is cheap and delta's many small ops would not pay.
+            return None
+        if self._delta is None:
+            module = self.fast
+            if not self._bf16:  # fold BN and go channels_last here too: fewer, faster ops on the windows
+                module = _fold_batchnorm(copy.deepcopy(self.reference)).to(memory_format=torch.channels_last).eval()
+            gain = 1.0 if self.delta is True else AUTO_DELTA_GAIN
+            self._delta = DeltaEngine(module, self.preprocess, self.delta_batch_size, min_gain=gain)
+        return self._delta
+
+    def query(self, bases: torch.Tensor, which: np.ndarray, x: np.ndarray, y: np.ndarray, colours: np.ndarray,
+              reference: bool = False) -> np.ndarray:
+        """Probabilities of perturbed images; search queries go through delta inference where it applies
+        (see ``delta``), the rest (and every reference query) through the full forward."""
+        engine = None if reference else self.delta_engine()
+        if engine is None or len(which) == 0:
+            return super().query(bases, which, x, y, colours, reference)
+        chw = (int(bases.shape[3]), int(bases.shape[1]), int(bases.shape[2]))
+        if engine.net(chw) is None:
+            if self.delta is True:
+                warnings.warn(f"delta inference is off for this model: {engine.trace_error}", stacklevel=2)
+                self.delta = False
+            return super().query(bases, which, x, y, colours, reference)
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        try:
+            with torch.inference_mode():
+                for real, padded, scores in engine.chunks(bases, which, x, y, colours):
+                    if scores is None:
+                        parts.append((padded, super().query(bases, which[padded], x[padded], y[padded], colours[padded])))
+                    else:
+                        self._delta_used = True
+                        probs = self._checked(to_probabilities(scores, self.output), len(padded))
+                        parts.append((real, probs[: len(real)]))
+        except ModelError:
+            raise
+        except Exception as e:  # a user's model may raise anything; name it, keep the cause chained
+            raise ModelError(f"the model raised {type(e).__name__} under delta inference (try delta=False): {e}") from e
+        out = np.empty((len(which), parts[0][1].shape[1]))
+        for rows, probs in parts:
+            out[rows] = probs
+        return out
 
     def _forward(self, images: torch.Tensor, reference: bool) -> torch.Tensor:
-        if reference or not self.has_fast_precision:
+        if reference or not self._bf16:
             scores = self.reference(self.preprocess(images))
         else:
             scores = self.fast(self.preprocess(images, torch.bfloat16))
