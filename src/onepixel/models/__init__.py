@@ -2,6 +2,8 @@
 
 from .base import Classifier
 from .callable import CallableClassifier
+from .onnx import OnnxClassifier  # onnxruntime is imported only when a model is loaded
 from .pytorch import Preprocess, TorchClassifier
+from .tflite import TFLiteClassifier  # ai-edge-litert likewise
 
-__all__ = ["CallableClassifier", "Classifier", "Preprocess", "TorchClassifier"]
+__all__ = ["CallableClassifier", "Classifier", "OnnxClassifier", "Preprocess", "TFLiteClassifier", "TorchClassifier"]
