@@ -73,14 +73,14 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     from .imageio import read_image, write_png
     from .spaces import attack_photo
 
+    if paper and search_name not in (None, "de"):
+        raise OnepixelError(f"--paper means DE with the paper's settings; drop --search {search_name} or use --search de")
     clf = as_classifier(model, device=device)
     if labels_spec is not None:
         clf.class_names = list(resolve_labels(labels_spec, clf.num_classes))
     photo = read_image(image)
     lab = _parse_class(clf, label, "label")
     tgt = _parse_class(clf, target, "target")
-    if paper and search_name not in (None, "de"):
-        raise OnepixelError(f"--paper means DE with the paper's settings; drop --search {search_name} or use --search de")
     if paper:
         popsize, generations, search_name = 400, 100, "de"
     chosen = {} if search_name is None else {"search": search_name}
@@ -158,6 +158,45 @@ def report(runs: tuple[Path, ...], out: Path | None, gallery: int) -> None:
 
     html, md = write_report(list(runs), out or runs[0], gallery=gallery)
     click.echo(f"wrote {html}\nwrote {md}")
+
+
+@cli.command()
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("onepixel-demo"), show_default=True)
+@click.option("--n", "n", default=20, show_default=True, help="Test images to attack.")
+@click.option("--generations", default=15, show_default=True, help="DE generations (paper: 100); 15 keeps the demo near two minutes on 2 CPU cores.")
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="CIFAR-10 folder [default: ONEPIXEL_DATA, cache, download].")
+def demo(out: Path, n: int, generations: int, data: Path | None) -> None:
+    """The main job in one command: attack CIFAR-10 test images with the shipped AllConv and write a report."""
+    from . import zoo
+    from .api import attack as run_attack
+    from .campaign import evaluate as run_evaluate
+    from .campaign import summarize
+    from .data import load_cifar10
+    from .imageio import write_png
+    from .report import write_report
+    from .report.tables import print_summary
+
+    x, y = load_cifar10("test", data)  # cache, ONEPIXEL_DATA or the official download
+    click.echo(f"CIFAR-10 test set: {len(x):,} images. Attacking {n} correctly classified ones with AllConv "
+               f"(1 pixel, untargeted, DE population 400 x {generations} generations)...")
+    run_dir = out / "run"
+    df = run_evaluate("allconv", run_dir, n=n, pixels=[1], mode="untargeted", protocol="strict",
+                      generations=generations, data_path=data)
+    print_summary(summarize(df), title=f"AllConv, 1 pixel, strict protocol, {n} images")
+    clf = zoo.load("allconv")
+    img, lab = x[int(df["image"].iloc[0])], int(df["label"].iloc[0])
+    target = (lab + 1) % 10
+    res = run_attack(clf, img, lab, targets=target, generations=generations, seed=0)[0]
+    names = clf.class_names
+    verdict = "succeeded" if res.success else "did not succeed within this budget"
+    click.echo(f"targeted example: {names[lab]} -> {names[target]} {verdict}: now {names[res.predicted_after]} "
+               f"({res.predicted_prob_after:.1%}), pixel {res.pixels[0]}, {res.queries:,} queries")
+    write_png(out / "targeted-original.png", img)
+    write_png(out / "targeted-adversarial.png", res.adversarial)
+    html, _ = write_report([run_dir], out, gallery=8)
+    click.echo(f"report: {html.resolve()}")
+    click.echo("full paper protocol (500 images, all targets, paper budget; hours on a CPU, minutes on a GPU):\n"
+               f"  onepixel evaluate --model allconv --n 500 -k 1 -k 3 -k 5 --protocol paper --out runs/paper-allconv")
 
 
 @cli.command()

@@ -70,13 +70,15 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def print_summary(metrics: list[dict[str, Any]], title: str = "") -> None:
-    """Print the metrics table to the terminal."""
+    """Print the main metrics to the terminal (the report has every column)."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
-    for h in DETAIL_HEADER:
+    for h in ("px", "kind", "fooled", "success (95 % CI)", "confidence", "mean queries", "s / image"):
         table.add_column(h, justify="left" if h == "kind" else "right")
-    for row in detail_rows(metrics):
-        table.add_row(*row)
+    for m in metrics:
+        table.add_row(str(m["pixels"]), m["kind"], f"{m['successes']}/{m['n']}",
+                      f"{pct(m['rate'], 1)} ({pct(m['ci_low'], 0)}–{pct(m['ci_high'], 0)})", pct(m["confidence"], 1),
+                      num(m["mean_queries"]), num(m.get("seconds_per_image"), 1))
     Console().print(table)

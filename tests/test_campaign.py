@@ -1,0 +1,125 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import CIFAR_DIR, needs_shared
+from onepixel.campaign import load_results, summarize
+from onepixel.campaign.metrics import distortion, wilson
+from onepixel.campaign.protocol import make_units
+from onepixel.errors import InputError
+
+pytestmark = needs_shared(CIFAR_DIR)
+
+CMD = [sys.executable, "-m", "onepixel.cli", "evaluate", "-m", "resnet20", "--n", "6", "--popsize", "12",
+       "--generations", "3", "--batch-images", "9", "--protocol", "paper"]
+
+
+def _rows(folder):
+    df = load_results(folder).drop(columns=["seconds", "finished_at"])
+    return df.sort_values("uid").reset_index(drop=True)
+
+
+def _count(db):
+    try:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute("select count(*) from attacks").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_killed_campaign_resumes_to_the_same_results(tmp_path):
+    env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
+    full = tmp_path / "full"
+    subprocess.run(CMD + ["--out", str(full)], check=True, env=env, capture_output=True)
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(CMD + ["--out", str(cut)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while _count(cut / "results.sqlite") < 10 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = _count(cut / "results.sqlite")
+    assert 0 < partial < 54, "the run was not interrupted mid-way"
+    subprocess.run(CMD + ["--out", str(cut)], check=True, env=env, capture_output=True)
+    a, b = _rows(full), _rows(cut)
+    assert len(a) == len(b) == 54
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_different_config_in_same_folder_is_refused(tmp_path):
+    env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
+    small = CMD[:6] + ["--n", "1", "--popsize", "8", "--generations", "1", "--out", str(tmp_path)]
+    subprocess.run(small, check=True, env=env, capture_output=True)
+    r = subprocess.run(small[:-2] + ["--seed", "1", "--out", str(tmp_path)], env=env, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error:") and "seed" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_units_of_the_protocols():
+    imgs, labels = np.array([5, 9]), np.array([3, 0])
+    paper = make_units(imgs, labels, [1, 3], "paper", "both", 10, 0)
+    assert len(paper) == 2 * 2 * 9 and all(u.target != u.label for u in paper)
+    strict = make_units(imgs, labels, [1], "strict", "untargeted", 10, 0)
+    assert [u.target for u in strict] == [None, None]
+    both = make_units(imgs, labels, [1], "strict", "both", 10, 0)
+    assert len(both) == 2 * 10
+    assert len({u.uid for u in paper}) == len(paper)
+
+
+def _hand_made():
+    """Two images (labels 0 and 1), 3 classes: image 0 is pushed to both other classes, image 1 to none;
+    plus two untargeted attacks, one successful."""
+    rows = [
+        # uid, image, mode, target, label, success, pred_after, p_pred, p_target, queries, changes
+        ("0:1:1", 0, "targeted", 1, 0, True, 1, 0.8, 0.8, 100, [[1, 1, 10, 0, 0, 0, 0, 0]]),
+        ("0:1:2", 0, "targeted", 2, 0, True, 2, 0.6, 0.6, 300, [[2, 2, 0, 30, 0, 0, 0, 0]]),
+        ("1:1:0", 1, "targeted", 0, 1, False, 1, 0.9, 0.05, 1000, [[0, 0, 0, 0, 0, 0, 0, 0]]),
+        ("1:1:2", 1, "targeted", 2, 1, False, 1, 0.9, 0.05, 1000, [[0, 0, 0, 0, 0, 0, 0, 0]]),
+        ("0:1:u", 0, "untargeted", None, 0, True, 2, 0.7, None, 50, [[3, 3, 0, 0, 90, 0, 0, 0]]),
+        ("1:1:u", 1, "untargeted", None, 1, False, 1, 0.99, None, 2000, [[0, 0, 0, 0, 0, 0, 0, 0]]),
+    ]
+    cols = ["uid", "image", "mode", "target", "label", "success", "predicted_after", "predicted_prob_after",
+            "target_prob_after", "queries", "changes"]
+    df = pd.DataFrame(rows, columns=cols)
+    df["pixels"], df["seconds"] = 1, 1.0
+    return df
+
+
+def test_metrics_on_hand_made_results():
+    m = {x["kind"]: x for x in summarize(_hand_made(), num_classes=3)}
+    t, nt, u = m["targeted"], m["non-targeted"], m["untargeted"]
+    assert (t["successes"], t["n"], t["rate"]) == (2, 4, 0.5)
+    assert t["confidence"] == pytest.approx(0.7)
+    assert t["pairs"] == [[0, 1, 1], [0, 0, 0], [0, 0, 0]]
+    assert (nt["successes"], nt["n"]) == (1, 2)
+    assert nt["confidence"] == pytest.approx(0.8)  # the best successful target of image 0
+    assert nt["target_classes_hist"] == [1, 0, 1] and nt["target_classes_mean"] == 1.0
+    assert t["mean_queries"] == 600 and t["median_queries"] == 650
+    assert t["distortion"] == pytest.approx((10 + 0 + 0 + 0 + 30 + 0) / 6)
+    assert (u["successes"], u["n"], u["confidence"]) == (1, 2, 0.7)
+    assert u["pairs"][0][2] == 1
+    assert nt["seconds_per_image"] == 2.0
+
+
+def test_wilson_interval_and_distortion():
+    lo, hi = wilson(0, 10)
+    assert lo == 0 and 0.25 < hi < 0.35
+    lo, hi = wilson(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+    assert distortion([[0, 0, 255, 0, 0, 0, 0, 0]]) == pytest.approx(85.0)
+
+
+def test_load_results_of_a_non_run_folder(tmp_path):
+    with pytest.raises(InputError, match="not a run folder"):
+        load_results(tmp_path)
