@@ -130,6 +130,19 @@ def test_incremental_file_space_equals_the_full_pipeline(size, shape, aa):
     assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-4  # only exact .5 ties may round apart
 
 
+def test_region_preprocessing_is_bit_identical_to_the_full_crop():
+    """File-space attacks search only the crop box: resizing the cut-out region must give exactly the same
+    floats as preprocessing the whole photo."""
+    rng = np.random.default_rng(3)
+    for pre in (PhotoPreprocess.imagenet(32), PhotoPreprocess(size=(24, 40), aspect="stretch", antialias=False),
+                PhotoPreprocess(size=(30, 20), crop=224, resize_shorter=256)):
+        for h, w in ((75, 100), (100, 74), (21, 80)):
+            photo = torch.from_numpy(rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8))
+            top, left, ch, cw = pre.box(h, w)
+            region = photo[:, top:top + ch, left:left + cw].contiguous()
+            assert torch.equal(pre.resize_float(photo), pre.for_region().resize_float(region))
+
+
 def test_photo_classifier_queries_and_reference():
     seen: list = []
     pre = PhotoPreprocess.imagenet(16)
@@ -248,6 +261,10 @@ def test_attack_photo_changes_exactly_k_pixels_and_checks_jpeg(space, k, tmp_pat
     changed = (png != pa.original).any(-1)
     assert changed.sum() == len({(p[0], p[1]) for p in pa.result.pixels}) <= k
     assert pa.changed_pixels() == changed.sum()
+    if space == "file":  # pixels are reported in full-photo coordinates, inside the crop box
+        top, left, ch, cw = PhotoPreprocess.imagenet(16).box(*photo.shape[:2])
+        assert all(left <= p[0] < left + cw and top <= p[1] < top + ch for p in pa.result.pixels)
+        assert all(tuple(png[p[1], p[0]]) == tuple(p[2:]) for p in pa.result.pixels)
     rec = pa.to_dict()
     assert rec["space"] == space and rec["jpeg"]["quality"] == 95 and len(rec["top5_before"]) == 2
     assert rec["top5_after"][0][0] == 1

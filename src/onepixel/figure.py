@@ -1,4 +1,4 @@
-"""Before/after figures of an attack: the changed pixels circled, and a zoomed inset of the first one."""
+"""Before/after figures of an attack: the changed pixels circled, and a zoomed inset of the most changed one."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path
     """Write a PNG with the original and the adversarial image side by side.
 
     Each changed pixel is circled (a one-pixel change is invisible at full size), and each panel has an inset
-    magnifying the ``zoom`` x ``zoom`` neighbourhood of the first changed pixel, drawn with nearest-neighbour
+    magnifying the ``zoom`` x ``zoom`` neighbourhood of the most changed pixel, drawn with nearest-neighbour
     sampling so the single pixel stays a crisp square.
     """
     import matplotlib
@@ -33,7 +33,7 @@ def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path
     pix = changed_pixels(original, adversarial)
     h, w = original.shape[:2]
     grey = original.shape[-1] == 1
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5.4 * h / max(w, 1) + 0.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.0 * h / max(w, 1) + 0.5), constrained_layout=True)
     radius = max(4.0, 0.03 * max(h, w))
     for ax, img, title in zip(axes, (original, adversarial), titles, strict=True):
         shown = img[..., 0] if grey else img
@@ -43,7 +43,9 @@ def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path
         for x, y in pix:
             ax.add_patch(Circle((x, y), radius, fill=False, edgecolor="red", linewidth=1.5))
         if pix:
-            x0, y0 = pix[0]
+            # zoom on the most changed pixel: the one a reader most needs to find
+            change = np.abs(original.astype(np.int16) - adversarial.astype(np.int16)).sum(-1)
+            x0, y0 = max(pix, key=lambda p: change[p[1], p[0]])
             half = zoom // 2
             inset = ax.inset_axes((0.68, 0.68, 0.3, 0.3))
             inset.imshow(shown, cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest")

@@ -81,6 +81,11 @@ class PhotoPreprocess:
         ch, cw = max(1, min(height, int(round(ch)))), max(1, min(width, int(round(cw))))
         return (height - ch) // 2, (width - cw) // 2, ch, cw
 
+    def for_region(self) -> PhotoPreprocess:
+        """The same resize applied to an already cropped region (the crop box of :meth:`box`): it takes the
+        whole region, with weights identical to this preprocessing's weights on the crop."""
+        return PhotoPreprocess(size=self.size, crop=1.0, aspect="stretch", antialias=self.antialias)
+
     def matrices(self, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """float64 ``Ry`` (out_h, height) and ``Rx`` (out_w, width): crop and resize as two matrices."""
         return _matrices(self, int(height), int(width))

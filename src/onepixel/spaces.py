@@ -13,7 +13,7 @@ whether the attack survives the most common thing that happens to a photo.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -118,15 +118,43 @@ def attack_photo(model: Classifier, photo: np.ndarray, label: int | None = None,
             image = default_preprocess(model, preprocess)(photo)
         box: Classifier = model
     else:
-        image = photo
-        box = PhotoClassifier(model, default_preprocess(model, preprocess))
+        return _attack_file(model, photo, label, default_preprocess(model, preprocess), target, jpeg_quality,
+                            attack_options)
     before = box.probs(image[None])[0]
     lab = int(before.argmax()) if label is None else int(label)
     res = attack(box, image, lab, targets=target, **attack_options)[0]
+    return _finish(space, box, res, image, before, lab, target, jpeg_quality)
+
+
+def _attack_file(model: Classifier, photo: np.ndarray, label: int | None, pre: PhotoPreprocess, target: int | None,
+                 jpeg_quality: int, attack_options: dict[str, Any]) -> PhotoAttack:
+    """File space: search only the crop box, whose pixels are the only ones the model sees.
+
+    Pixels outside the centre crop cannot change the model's input, so candidates there would be wasted
+    queries (43 % of a 500x375 photo at the ImageNet preset). The crop region with a "resize it all"
+    preprocessing is bit-for-bit the same black box (the same weights, sliced the same way); the result is
+    mapped back onto the full photo, so pixels and the adversarial image are in full-photo coordinates.
+    """
+    from .api import attack
+
+    top, left, ch, cw = pre.box(photo.shape[0], photo.shape[1])
+    region = np.ascontiguousarray(photo[top:top + ch, left:left + cw])
+    box = PhotoClassifier(model, pre.for_region())
+    before = box.probs(region[None])[0]
+    lab = int(before.argmax()) if label is None else int(label)
+    res = attack(box, region, lab, targets=target, **attack_options)[0]
+    full = photo.copy()
+    full[top:top + ch, left:left + cw] = res.adversarial
+    res = replace(res, adversarial=full, pixels=[(p[0] + left, p[1] + top, *p[2:]) for p in res.pixels])
+    return _finish("file", PhotoClassifier(model, pre), res, photo, before, lab, target, jpeg_quality)
+
+
+def _finish(space: str, box: Classifier, res: AttackResult, original: np.ndarray, before: np.ndarray, lab: int,
+            target: int | None, jpeg_quality: int) -> PhotoAttack:
     after = box.probs(res.adversarial[None])[0]
     jpeg = box.probs(jpeg_roundtrip(res.adversarial, jpeg_quality)[None])[0]
     pred = int(jpeg.argmax())
     still = pred == target if target is not None else pred != lab
-    return PhotoAttack(space=space, result=res, original=image, adversarial=res.adversarial, probs_before=before,
+    return PhotoAttack(space=space, result=res, original=original, adversarial=res.adversarial, probs_before=before,
                        probs_after=after, jpeg_quality=jpeg_quality, jpeg_predicted=pred,
                        jpeg_label_prob=float(jpeg[lab]), jpeg_survives=bool(res.success and still))
