@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import zoo
 from .api import as_classifier, attack
 from .candidates import PixelSpace, decode
 from .errors import DataError, InputError, ModelError, OnepixelError

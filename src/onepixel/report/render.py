@@ -91,6 +91,19 @@ def _gallery(df, cfg: dict[str, Any], classes: list[str], n: int, slug: str) -> 
     return out, ""
 
 
+def _planned(cfg: dict[str, Any], num_classes: int) -> int | None:
+    """Attacks the run's configuration asks for, when the configuration says enough to count them."""
+    try:
+        per_image = 0
+        if cfg["protocol"] == "strict" and cfg["mode"] in ("untargeted", "both"):
+            per_image += 1
+        if cfg["protocol"] == "paper" or cfg["mode"] in ("targeted", "both"):
+            per_image += num_classes - 1
+        return int(cfg["n"]) * len(cfg["pixels"]) * per_image
+    except (KeyError, TypeError):
+        return None
+
+
 def _section(folder: Path, gallery: int) -> RunSection:
     df = load_results(folder)
     cfg = df.attrs["config"]
@@ -109,6 +122,10 @@ def _section(folder: Path, gallery: int) -> RunSection:
                                f"Number of target classes reached per image, {m['pixels']} px (mean {m['target_classes_mean']:.2f})",
                                figures.target_class_histogram(m["target_classes_hist"], f"{cfg.get('model')}: {m['pixels']} px")))
     gal, note = _gallery(df, cfg, classes, gallery, slug)
+    planned = _planned(cfg, len(classes))
+    if planned and len(df) < planned:
+        note = (f"Incomplete run: {len(df)} of {planned} attacks finished (the tables count complete images only "
+                f"for non-targeted rates). Re-running the same `onepixel evaluate` command resumes it. ") + note
     rows = detail_rows(metrics)
     return RunSection(name, str(folder), cfg, metrics, markdown_table(DETAIL_HEADER, rows), rows, figs, gal, note)
 
