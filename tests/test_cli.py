@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from onepixel import __version__
+from onepixel.cli import main
+
+
+class Planted(nn.Module):
+    """Class 0 unless the pixel at (x=5, y=2) turns red enough (r - g - b > 0.3 on a 0..1 scale), then
+    class 1; every other pixel is ignored. Input scaled to [0, 1] (the default preprocessing)."""
+
+    def forward(self, x):
+        p = x[:, :, 2, 5]
+        redness = p[:, 0] - p[:, 1] - p[:, 2]
+        logits = torch.zeros(x.shape[0], 3)
+        logits[:, 1] = 12.0 * (redness - 0.3)
+        return logits
+
+
+@pytest.fixture
+def scripted(tmp_path):
+    path = tmp_path / "planted.pt"
+    torch.jit.script(Planted()).save(str(path))
+    img = tmp_path / "grey.png"
+    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(img)
+    return path, img
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_help_and_version(capsys):
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "attack" in out and "evaluate" in out
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and __version__ in out
+
+
+def test_attack_a_torchscript_model_and_write_the_png(scripted, tmp_path, capsys):
+    model, img = scripted
+    out_png = tmp_path / "adv.png"
+    code, out, err = run(["attack", str(img), "--model", str(model), "--popsize", "100", "--generations", "20",
+                          "--out", str(out_png), "--json"], capsys)
+    assert code == 0, err
+    rec = json.loads(out)
+    assert rec["success"] and rec["predicted_after"] == 1 and rec["pixels"][0][:2] == [5, 2]
+    adv = np.asarray(Image.open(out_png))
+    changed = np.argwhere((adv != 128).any(-1))
+    assert changed.tolist() == [[2, 5]]
+
+
+def test_attack_prints_before_after_and_pixels(scripted, tmp_path, capsys):
+    model, img = scripted
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--popsize", "100", "--generations", "20",
+                        "-o", str(tmp_path / "a.png")], capsys)
+    assert code == 0
+    assert "before:" in out and "after:" in out and "pixel x=5 y=2" in out and "wrote" in out
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["attack", "missing.png", "--model", "allconv"], "image file not found"),
+        (["attack", "{img}", "--model", "nosuchmodel"], "no zoo model or file"),
+        (["attack", "{img}", "--model", "{model}", "--target", "zebra"], "neither a class index nor a class name"),
+        (["attack", "{img}", "--model", "{model}", "--target", "0"], "equals the true label"),
+        (["attack", "{img}", "--model", "{model}", "--pixels", "0"], "pixels must be"),
+        (["attack", "{txt}", "--model", "allconv"], "not an image file"),
+        (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--dataset", "mnist"], "unknown dataset"),
+        (["report", "{tmp}"], "not a run folder"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(scripted, tmp_path, argv, needle):
+    model, img = scripted
+    txt = tmp_path / "notes.png"
+    txt.write_text("not an image")
+    argv = [a.format(img=img, model=model, txt=txt, tmp=tmp_path) for a in argv]
+    r = subprocess.run([sys.executable, "-m", "onepixel.cli", *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
