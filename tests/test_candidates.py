@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from onepixel.candidates import PixelSpace, Pixels, apply, decode, encode
+from onepixel.candidates import Pixels, PixelSpace, apply, decode, encode
 
 
 def test_decode_always_inside_bounds():
