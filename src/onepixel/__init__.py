@@ -20,5 +20,5 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "AttackResult", "AttackResults", "CallableClassifier", "Classifier", "DataError", "DifferentialEvolution",
     "InputError", "ModelError", "OnepixelError", "PixelSpace", "Preprocess", "Runner", "Targeted",
-    "TorchClassifier", "Untargeted", "__version__", "as_classifier", "attack", "decode",
+    "TorchClassifier", "Untargeted", "__version__", "as_classifier", "attack", "decode", "zoo",
 ]
