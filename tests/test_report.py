@@ -27,3 +27,12 @@ def test_report_has_every_table_and_figure(tmp_path, monkeypatch):
     assert any("success-vs-queries" in r for r in refs)
     assert any("target-classes" in r for r in refs)  # histogram (paper protocol run)
     assert len(uris) == len(refs)
+
+
+def test_demo_runs_end_to_end(tmp_path, monkeypatch):
+    from onepixel.cli import main
+
+    monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--n", "2", "--generations", "1"]) == 0
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000
+    assert (tmp_path / "demo" / "targeted-adversarial.png").is_file()
