@@ -176,6 +176,19 @@ def test_exif_orientation_is_applied(tmp_path):
     assert out[:4, -4:, 0].min() > 200 and out[-4:, :4, 0].max() < 60  # the red corner is now top-right
 
 
+def test_webp_greyscale_and_rgba_photos_read_as_rgb(tmp_path):
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "p.webp", lossless=True)
+    assert (read_image(tmp_path / "p.webp") == rgb).all()
+    Image.fromarray(rgb[..., 0], mode="L").save(tmp_path / "g.png")
+    grey = read_image(tmp_path / "g.png")
+    assert grey.shape == (12, 10, 3) and (grey == rgb[..., :1]).all()
+    rgba = np.dstack([rgb, np.full((12, 10), 255, np.uint8)])
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "a.png")
+    assert (read_image(tmp_path / "a.png") == rgb).all()
+
+
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_bad_photo_files_give_one_line_errors(tmp_path):
     good = io.BytesIO()
