@@ -118,7 +118,8 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
 
 @cli.command()
 @click.option("--model", "-m", required=True, help="Zoo name or model file.")
-@click.option("--dataset", default="cifar10", show_default=True)
+@click.option("--dataset", type=click.Choice(["cifar10", "imagenet-sample", "photos"]), default="cifar10", show_default=True,
+              help="cifar10, or a folder of photos with labels.csv (--data): imagenet-sample, photos.")
 @click.option("--split", default="test", show_default=True)
 @click.option("--n", "n", default=500, show_default=True, help="Images to sample (reproducibly from --seed).")
 @click.option("--pixels", "-k", multiple=True, type=int, default=(1,), show_default=True, help="Pixel counts; repeat: -k 1 -k 3 -k 5.")
@@ -131,10 +132,12 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
 @click.option("--batch-images", default=64, show_default=True, help="Attacks run together in one batch.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: ONEPIXEL_DATA, cache, download].")
+@click.option("--space", type=click.Choice(["input", "file"]), default="input", show_default=True,
+              help="Photo datasets: attack the model input (paper) or the full-resolution photo.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder; re-running resumes.")
 def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
              popsize: int, generations: int, max_queries: int | None, batch_images: int, device: str, data: Path | None,
-             out: Path) -> None:
+             space: str, out: Path) -> None:
     """Run the paper's (or the strict) evaluation protocol; every attack is stored at once, re-running resumes."""
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
@@ -142,7 +145,7 @@ def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ..
 
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
-                      batch_images=batch_images, data_path=data, model_options={"device": device})
+                      batch_images=batch_images, data_path=data, space=space, model_options={"device": device})
     print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images")
     click.echo(f"results: {out}/results.sqlite ({len(df)} attacks); report: onepixel report {out}")
 
@@ -196,7 +199,7 @@ def demo(out: Path, n: int, generations: int, data: Path | None) -> None:
     html, _ = write_report([run_dir], out, gallery=8)
     click.echo(f"report: {html.resolve()}")
     click.echo("full paper protocol (500 images, all targets, paper budget; hours on a CPU, minutes on a GPU):\n"
-               f"  onepixel evaluate --model allconv --n 500 -k 1 -k 3 -k 5 --protocol paper --out runs/paper-allconv")
+               "  onepixel evaluate --model allconv --n 500 -k 1 -k 3 -k 5 --protocol paper --out runs/paper-allconv")
 
 
 @cli.command()
@@ -229,7 +232,8 @@ def models() -> None:
 def train(model: str, out: Path | None, epochs: int, batch_size: int, lr: float | None, seed: int, device: str, data: Path | None) -> None:
     """Train a zoo architecture on CIFAR-10 (resumable; see docs/training.md for the recipe)."""
     from .data import load_cifar10
-    from .zoo.train import TrainConfig, train as run_train
+    from .zoo.train import TrainConfig
+    from .zoo.train import train as run_train
 
     out = out or Path("runs") / f"train-{model}"
     cfg = TrainConfig(arch=model, epochs=epochs, batch_size=batch_size, seed=seed, device=device,

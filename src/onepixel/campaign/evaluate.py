@@ -31,14 +31,38 @@ class Dataset:
     classes: list[str] | None = None
 
 
+PHOTO_DATASETS = ("imagenet-sample", "photos")
+
+
 def load_dataset(name: str, split: str = "test", path: str | Path | None = None) -> Dataset:
-    """``cifar10`` (train/test) by name."""
+    """``cifar10`` (train/test), or a folder of full-resolution photos with a labels.csv: ``imagenet-sample``
+    (ImageNet class indices and names, e.g. ``../shared/data/imagenet-sample``) or ``photos`` (any labels)."""
     if name == "cifar10":
         from ..data import CIFAR10_CLASSES, load_cifar10
 
         x, y = load_cifar10(split, path)
         return Dataset(f"cifar10/{split}", x, y.astype(np.int64), list(CIFAR10_CLASSES))
-    raise InputError(f"unknown dataset {name!r}; available: cifar10")
+    if name in PHOTO_DATASETS:
+        if path is None:
+            raise InputError(f"dataset {name} needs --data pointing at its folder (photos + labels.csv)")
+        from ..data.photos import load_imagenet_sample, load_photo_csv
+
+        if name == "imagenet-sample":
+            from ..data.labels import imagenet_classes
+
+            photos, labels, _ = load_imagenet_sample(path)
+            return Dataset(name, photos, labels, list(imagenet_classes()))
+        photos, labels, _ = load_photo_csv(path)
+        return Dataset(name, photos, labels, None)
+    raise InputError(f"unknown dataset {name!r}; available: cifar10, {', '.join(PHOTO_DATASETS)}")
+
+
+def model_input_view(data: Dataset, clf: Any) -> Dataset:
+    """Photos centre-cropped and resized to the model's input (the paper's "input" space), stacked."""
+    from ..spaces import default_preprocess
+
+    pre = default_preprocess(clf, None)
+    return Dataset(data.name, np.stack([pre(p) for p in data.images]), data.labels, data.classes)
 
 
 def _model_identity(model: Any, clf: Any) -> dict[str, Any]:
@@ -81,6 +105,7 @@ def evaluate(
     max_queries: int | None = None,
     batch_images: int = 64,
     data_path: str | Path | None = None,
+    space: str = "input",
     model_options: dict | None = None,
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
@@ -91,6 +116,10 @@ def evaluate(
     Args mirror the CLI: ``pixels`` are the pixel counts to attack with; ``mode`` is untargeted,
     targeted or both (the paper protocol always runs the targeted attacks, from which its non-targeted
     success is derived); ``popsize``/``generations`` are the DE settings (paper: 400/100).
+    For photo datasets, ``space`` is ``input`` (attack the cropped and resized model input, as the paper) or
+    ``file`` (attack the full-resolution photo; crop and resize are part of the black box). With more than
+    ten classes (ImageNet) the ``paper`` protocol is the paper's ImageNet one: one untargeted attack per
+    random image, misclassified ones included.
     """
     if protocol not in PROTOCOLS:
         raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)} (got {protocol!r})")
@@ -100,36 +129,62 @@ def evaluate(
         raise InputError("need n >= 1 images and pixel counts >= 1")
     from .. import __version__
 
+    if space not in ("input", "file"):
+        raise InputError(f"space must be 'input' or 'file' (got {space!r})")
     clf = as_classifier(model, **(model_options or {}))
     data = load_dataset(dataset, split, data_path)
+    photos = dataset in PHOTO_DATASETS
+    if photos and space == "input":
+        data = model_input_view(data, clf)
+    elif not photos and space == "file":
+        raise InputError("--space file is for photo datasets (imagenet-sample, photos); CIFAR-10 images are the model input")
     config = {
         **_model_identity(model, clf), "dataset": data.name, "n": n, "pixels": sorted(set(pixels)), "mode": mode,
         "protocol": protocol, "seed": seed, "search": "de", "popsize": popsize, "generations": generations,
         "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": max_queries,
         "untargeted_threshold": 0.05, "targeted_threshold": 0.90, "onepixel_version": __version__,
-        "batch_images": batch_images, "classes": data.classes,
+        "batch_images": batch_images, "classes": data.classes, "space": space if photos else "input",
+        "data_path": str(data_path) if data_path is not None else None,
+        "input_size": list(getattr(clf, "input_size", None) or []) or None,
     }
     store = ResultStore(out, config)
     try:
         chosen = _select_images(clf, data, n, protocol, seed)
-        units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), protocol, mode,
-                           len(data.classes or []) or int(clf.num_classes or data.labels.max() + 1), seed)
+        num_classes = len(data.classes or []) or int(clf.num_classes or data.labels.max() + 1)
+        if num_classes > 10 and protocol == "paper":
+            # The paper's ImageNet experiment: one untargeted attack per random image.
+            units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), "strict", "untargeted", num_classes, seed)
+        else:
+            units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), protocol, mode, num_classes, seed)
         done = store.done_uids()
         todo = [u for u in units if u.uid not in done]
         _run_units(clf, data, todo, len(units), len(units) - len(todo), store, popsize, generations, max_queries,
-                   batch_images, progress, on_batch)
+                   1 if space == "file" and photos else batch_images, progress, on_batch,
+                   file_space=space == "file" and photos)
     finally:
         store.close()
     df = load_results(out)
     from .metrics import summarize
 
-    (Path(out) / "summary.json").write_text(json.dumps({"config": config, "metrics": summarize(df, len(data.classes or []) or 10)}, indent=1))
+    metrics = summarize(df, len(data.classes or []) or 10)
+    (Path(out) / "summary.json").write_text(json.dumps(json_safe({"config": config, "metrics": metrics}), indent=1))
     return df
+
+
+def json_safe(v: Any) -> Any:
+    """NaN (a metric of an empty group) as JSON null, recursively."""
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_safe(x) for x in v]
+    return v
 
 
 def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store: ResultStore, popsize: int,
                generations: int, max_queries: int | None, batch_images: int, progress: bool,
-               on_batch: Callable[[int, int], None] | None) -> None:
+               on_batch: Callable[[int, int], None] | None, file_space: bool = False) -> None:
     from tqdm.auto import tqdm
 
     groups: dict[tuple[int, str], list[WorkUnit]] = {}
@@ -142,7 +197,7 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
         for (k, mode), units in groups.items():
             for start in range(0, len(units), batch_images):
                 batch = units[start : start + batch_images]
-                _run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats)
+                _run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space)
                 batches_run += 1
                 if on_batch is not None:
                     on_batch(batches_run, stats["done"])
@@ -151,9 +206,23 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
 
 
 def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: ResultStore, popsize: int,
-               generations: int, max_queries: int | None, bar, stats: dict) -> None:
+               generations: int, max_queries: int | None, bar, stats: dict, file_space: bool = False) -> None:
     idx = np.asarray([u.image for u in batch])
-    images = np.asarray(data.images[idx])
+    offset = (0, 0)
+    if file_space:
+        # One full-resolution photo: search its crop box (the only pixels the model sees) through the
+        # crop + resize black box; pixels are stored in full-photo coordinates.
+        from ..photo import PhotoClassifier
+        from ..spaces import default_preprocess
+
+        photo = data.images[int(idx[0])]
+        pre = default_preprocess(clf, None)
+        top, left, ch, cw = pre.box(photo.shape[0], photo.shape[1])
+        images = np.ascontiguousarray(photo[top:top + ch, left:left + cw])[None]
+        clf = PhotoClassifier(clf, pre.for_region())
+        offset = (left, top)
+    else:
+        images = np.asarray(data.images[idx]) if not isinstance(data.images, list) else np.stack([data.images[i] for i in idx])
     labels = np.asarray([u.label for u in batch], dtype=np.int64)
     targets = None if mode == "untargeted" else np.asarray([u.target for u in batch], dtype=np.int64)
     crit = Untargeted(0.05) if targets is None else Targeted(0.90)
@@ -168,7 +237,7 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
         for r in results:
             u = batch[r.index]
             orig = images[r.index]
-            changes = [[*p, *(int(v) for v in orig[p[1], p[0]])] for p in r.pixels]
+            changes = [[p[0] + offset[0], p[1] + offset[1], *p[2:], *(int(v) for v in orig[p[1], p[0]])] for p in r.pixels]
             store.add({
                 "uid": u.uid, "image": u.image, "pixels": k, "mode": mode, "target": u.target, "label": u.label,
                 "success": int(r.success), "predicted_before": r.predicted_before, "predicted_after": r.predicted_after,

@@ -46,12 +46,26 @@ def _base(rows, kind: str, k: int, successes: int, n: int, conf: float, num_clas
         "median_queries": float(rows["queries"].median()) if len(rows) else math.nan,
         "distortion": float(np.nanmean([distortion(c) for c in rows.loc[rows["success"], "changes"]]))
         if rows["success"].any() else math.nan,
-        "pairs": np.zeros((num_classes, num_classes), dtype=int).tolist(),
+        "pairs": None,
     }
 
 
-def summarize(df, num_classes: int = 10) -> list[dict[str, Any]]:
-    """Metrics of one run's results DataFrame (see :func:`onepixel.campaign.load_results`)."""
+def _pairs(orig, adv, num_classes: int) -> list[list[int]] | None:
+    """Original -> adversarial class counts; None above 20 classes (a 1000 x 1000 table helps nobody)."""
+    if num_classes > 20:
+        return None
+    pairs = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(pairs, (orig.to_numpy(int), adv.to_numpy(int)), 1)
+    return pairs.tolist()
+
+
+def summarize(df, num_classes: int | None = None) -> list[dict[str, Any]]:
+    """Metrics of one run's results DataFrame (see :func:`onepixel.campaign.load_results`); the class count
+    defaults to the run's class list (else the largest class index seen + 1)."""
+    if num_classes is None:
+        classes = df.attrs.get("config", {}).get("classes")
+        seen = [int(df[c].max()) + 1 for c in ("label", "predicted_after") if c in df and len(df)]
+        num_classes = len(classes) if classes else max(seen + [2])
     out: list[dict[str, Any]] = []
     for k in sorted(df["pixels"].unique()):
         at_k = df[df["pixels"] == k]
@@ -60,9 +74,7 @@ def summarize(df, num_classes: int = 10) -> list[dict[str, Any]]:
             succ = tg[tg["success"]]
             conf = float(succ["target_prob_after"].mean()) if len(succ) else math.nan
             m = _base(tg, "targeted", int(k), len(succ), len(tg), conf, num_classes)
-            pairs = np.zeros((num_classes, num_classes), dtype=int)
-            np.add.at(pairs, (succ["label"].to_numpy(int), succ["target"].to_numpy(int)), 1)
-            m["pairs"] = pairs.tolist()
+            m["pairs"] = _pairs(succ["label"], succ["target"], num_classes)
             m["seconds_per_image"] = float(tg.groupby("image")["seconds"].sum().mean())
             out.append(m)
 
@@ -85,9 +97,7 @@ def summarize(df, num_classes: int = 10) -> list[dict[str, Any]]:
             succ = un[un["success"]]
             conf = float(succ["predicted_prob_after"].mean()) if len(succ) else math.nan
             m = _base(un, "untargeted", int(k), len(succ), len(un), conf, num_classes)
-            pairs = np.zeros((num_classes, num_classes), dtype=int)
-            np.add.at(pairs, (succ["label"].to_numpy(int), succ["predicted_after"].to_numpy(int)), 1)
-            m["pairs"] = pairs.tolist()
+            m["pairs"] = _pairs(succ["label"], succ["predicted_after"], num_classes)
             m["seconds_per_image"] = float(un["seconds"].mean())
             out.append(m)
     return out

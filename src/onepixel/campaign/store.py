@@ -24,7 +24,7 @@ _COLUMNS = {
     "seconds": "REAL", "seed": "INTEGER", "changes": "TEXT", "finished_at": "REAL",
 }
 # Settings that may differ between a run and its resumption without changing any result.
-_VOLATILE = {"onepixel_version", "batch_images", "device", "created"}
+_VOLATILE = {"onepixel_version", "batch_images", "device", "created", "data_path"}
 
 
 class ResultStore:

@@ -63,11 +63,16 @@ def _curves(df, label: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
 def _gallery(df, cfg: dict[str, Any], classes: list[str], n: int, slug: str) -> tuple[list[Figure], str]:
     if n <= 0 or not df["success"].any():
         return [], "" if n <= 0 else "No successful attack to show."
-    from ..campaign.evaluate import load_dataset
+    from ..campaign.evaluate import PHOTO_DATASETS, Dataset, load_dataset
 
     name, _, split = cfg.get("dataset", "").partition("/")
     try:
-        data = load_dataset(name, split or "test")
+        data = load_dataset(name, split or "test", cfg.get("data_path"))
+        if name in PHOTO_DATASETS and cfg.get("space") == "input" and cfg.get("input_size"):
+            from ..photo import PhotoPreprocess
+
+            pre = PhotoPreprocess.imagenet(tuple(cfg["input_size"]))
+            data = Dataset(data.name, np.stack([pre(p) for p in data.images]), data.labels, data.classes)
     except Exception as e:  # the report still has every table without the dataset
         return [], f"Gallery skipped: the dataset could not be loaded ({e})."
     wins = df[df["success"]].sort_values("predicted_prob_after", ascending=False)
@@ -113,7 +118,7 @@ def _section(folder: Path, gallery: int) -> RunSection:
     slug = _slug(folder.name)
     figs = []
     for m in metrics:
-        if m["kind"] in ("targeted", "untargeted") and np.asarray(m["pairs"]).sum():
+        if m["kind"] in ("targeted", "untargeted") and m["pairs"] is not None and np.asarray(m["pairs"]).sum():
             figs.append(Figure(f"{slug}-pairs-{m['pixels']}px-{m['kind']}.png",
                                f"Original → adversarial class of successful {m['kind']} attacks, {m['pixels']} px",
                                figures.pair_heatmap(m["pairs"], classes, f"{cfg.get('model')}: {m['pixels']} px {m['kind']}")))

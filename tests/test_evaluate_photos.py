@@ -1,0 +1,30 @@
+"""`evaluate` on full-resolution photos in both attack spaces, with the small real int8 MobileNet."""
+
+import numpy as np
+import pytest
+
+from conftest import SHARED, needs_shared
+from onepixel.campaign import evaluate, summarize
+
+PHOTOS = SHARED / "data" / "imagenet-sample"
+MODEL = SHARED / "models" / "imagenet" / "mobilenet_v1_0.25_128_quant.tflite"
+pytestmark = [needs_shared(PHOTOS), needs_shared(MODEL)]
+pytest.importorskip("ai_edge_litert")
+
+
+@pytest.mark.parametrize("space", ["input", "file"])
+def test_imagenet_sample_both_spaces(tmp_path, space):
+    df = evaluate(str(MODEL), tmp_path / space, dataset="imagenet-sample", data_path=PHOTOS, n=2, protocol="paper",
+                  popsize=10, generations=2, space=space, progress=False)
+    assert len(df) == 2 and (df["mode"] == "untargeted").all()  # ImageNet: the paper's untargeted protocol
+    assert (df["queries"] == 30).all()
+    for changes in df["changes"]:
+        x, y = changes[0][:2]
+        if space == "input":
+            assert 0 <= x < 128 and 0 <= y < 128
+    if space == "file":
+        assert max(c[0][0] for c in df["changes"]) >= 20  # full-photo coordinates, inside the crop box
+    m = summarize(df, 1000)
+    assert m[0]["kind"] == "untargeted" and m[0]["pairs"] is None
+    assert np.isfinite(m[0]["mean_queries"])
+    assert df.attrs["config"]["space"] == space
