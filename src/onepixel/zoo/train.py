@@ -24,10 +24,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ..models.pytorch import Preprocess, fast_bf16_available
 from .architectures import build
 
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+# The zoo models' preprocessing (kept in one place: what training uses is what attacks use).
+_PRE = Preprocess.cifar10()
 
 
 @dataclass
@@ -50,21 +51,10 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
-def fast_bf16_available(device: str) -> bool:
-    """True where bf16 convolutions are faster than fp32 (CUDA, or a CPU with AMX / AVX512-BF16)."""
-    if device.startswith("cuda"):
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
 def _normalise(x_uint8_nchw: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(CIFAR10_MEAN, device=x_uint8_nchw.device).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR10_STD, device=x_uint8_nchw.device).view(1, 3, 1, 1)
-    return (x_uint8_nchw.float() / 255.0 - mean) / std
+    mean = torch.tensor(_PRE.mean, device=x_uint8_nchw.device).view(1, 3, 1, 1)
+    std = torch.tensor(_PRE.std, device=x_uint8_nchw.device).view(1, 3, 1, 1)
+    return (x_uint8_nchw.float() * _PRE.scale - mean) / std
 
 
 def _augment(batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
