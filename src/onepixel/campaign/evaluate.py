@@ -248,9 +248,13 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
             })
             stats["success"] += int(r.success)
             stats["done"] += 1
-            stats["queries"] += r.queries
         bar.update(len(results))
-        elapsed = time.perf_counter() - stats["t0"]
-        bar.set_postfix(success=f"{stats['success']}/{stats['done']}", q_s=f"{stats['queries'] / max(elapsed, 1e-9):,.0f}")
 
-    runner.run(images, labels, targets, [u.seed for u in batch], on_results=store_results)
+    def show(done: int, total: int, successes: int, queries: int) -> None:
+        # queries of this batch so far, finished or not: the rate is the engine's real speed
+        elapsed = time.perf_counter() - stats["t0"]
+        rate = (stats["queries"] + queries) / max(elapsed, 1e-9)
+        bar.set_postfix(success=f"{stats['success']}/{stats['done']}", q_s=f"{rate:,.0f}")
+
+    results = runner.run(images, labels, targets, [u.seed for u in batch], on_results=store_results, progress=show)
+    stats["queries"] += sum(r.queries for r in results)
