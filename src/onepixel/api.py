@@ -100,7 +100,7 @@ def attack(
     pixels: int = 1,
     targets: Any = None,
     seed: int | Sequence[int] = 0,
-    search: Search | None = None,
+    search: Search | str | None = None,
     popsize: int = 400,
     generations: int = 100,
     strategy: str = "rand1",
@@ -122,7 +122,9 @@ def attack(
         targets: None for untargeted; else a target class (or one per image) to reach.
         seed: an int (image i uses ``seed + i``) or one seed per image. Results per image do not depend
             on which other images are attacked with it.
-        search: a search object; default :class:`DifferentialEvolution` built from the DE arguments.
+        search: a search object, or a name for :func:`~onepixel.search.make_search` (``"de"``, ``"rs"``,
+            ``"corner"``, ``"cma"``, ``"oracle"``; rs/corner/cma plan for ``max_queries``, else their
+            default budget); default :class:`DifferentialEvolution` built from the DE arguments (``"de"``).
         popsize, generations, strategy, mutation, crossover: DE settings (paper: 400, 100, rand1, 0.5, none).
         max_queries: per-image cap on search queries.
         threshold: early-stop probability (default 0.05 untargeted, 0.90 targeted).
@@ -147,7 +149,14 @@ def attack(
         crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success)
     else:
         crit = Targeted(0.90 if threshold is None else threshold, stop_on_success)
-    srch = search or DifferentialEvolution(popsize, generations, strategy, mutation, crossover)
+    if isinstance(search, str) and search.lower() != "de":
+        from .search import make_search
+
+        srch = make_search(search, budget=max_queries)
+    elif search is None or isinstance(search, str):
+        srch = DifferentialEvolution(popsize, generations, strategy, mutation, crossover)
+    else:
+        srch = search
     runner = Runner(clf, crit, srch, int(pixels), max_queries)
     if not progress:
         return runner.run(imgs, labs, tg, seeds)

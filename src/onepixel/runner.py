@@ -65,6 +65,8 @@ class Runner:
         _check_classes(labels, targets, clean.shape[1])
 
         self.search.start(space, list(seeds))
+        if hasattr(self.search, "observe"):  # an optional hook: the attacker always has the clean images
+            self.search.observe(images)
         budget = min(self.max_queries or np.iinfo(np.int64).max, self.search.max_queries())
         queries = np.zeros(n, dtype=np.int64)
         verify_queries = np.zeros(n, dtype=np.int64)

@@ -16,6 +16,10 @@ class Search(Protocol):
     candidates (len(rows), n, dim) for the given state rows and ``tell(rows, fitness)`` hands back their
     fitness (len(rows), n), lower is better; ``inf`` marks a candidate that was not evaluated (budget spent),
     which must never be preferred. ``exhausted(rows)`` says which rows have nothing left to try.
+
+    A search may also define ``observe(images)``: the runner then calls it right after ``start`` with the
+    clean uint8 (n, H, W, C) images, one per state row (an attacker always has its own input; the random
+    search uses it to prefer colours far from each pixel's own). The model stays out of reach.
     """
 
     def start(self, space: PixelSpace, seeds: list[int]) -> None: ...

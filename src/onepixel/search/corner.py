@@ -5,8 +5,8 @@ Phase 1 scores all ``H * W * M`` one-pixel changes (M = 8 RGB corners, 2 for gre
 CIFAR-10). For k = 1 that is the whole attack: an exhaustive scan, in a seeded random order so that the
 queries spent before a success are not biased towards the top of the image. For k > 1, phase 2 ranks the
 locations by their best one-pixel fitness and evaluates random k-subsets of the ``top`` best locations, each
-with its best corner, drawing rank r (0 = best) with probability proportional to ``top - r`` as Croce &
-Hein do, until the budget is spent.
+with its best corner, drawing rank r (0 = best) with probability proportional to ``2 (top - r) - 1`` as
+Croce & Hein do (they draw with replacement; here the k pixels are distinct), until the budget is spent.
 
 Difference from the original: Croce & Hein rank by per-class logit differences (one ordering per class);
 a search here sees only the criterion's fitness, so there is one ordering, by that fitness.
@@ -59,7 +59,6 @@ class CornerSearch:
         self._order = np.stack([r.permutation(self._scan) for r in self._rngs]) if n else np.empty((0, self._scan), np.int64)
         self._score = np.full((n, self._scan), np.inf)
         self._next = np.zeros(n, dtype=np.int64)
-        self._asked: np.ndarray | None = None
 
     def max_queries(self) -> int:
         """The scan for k = 1; ``max(budget, scan)`` for k > 1 (known after ``start``)."""
@@ -71,41 +70,43 @@ class CornerSearch:
         sp, k = self._space, self._space.pixels
         out = np.empty((len(rows), self.batch, k, 2 + sp.channels))
         scanning = self._next[rows] < self._scan
-        for j in np.nonzero(scanning)[0]:
-            r = rows[j]
-            i = self._order[r, (self._next[r] + np.arange(self.batch)) % self._scan]
+        if scanning.any():
+            r = rows[scanning]
+            i = self._order[r[:, None], (self._next[r][:, None] + np.arange(self.batch)) % self._scan]
             # A single change repeated k times: coinciding pixels make a one-pixel change.
-            out[j] = self._changes(i)[:, None, :]
-        for j in np.nonzero(~scanning)[0]:
-            out[j] = self._combine(rows[j])
-        self._asked = out.reshape(len(rows), self.batch, sp.dim)
-        return self._asked
+            out[scanning] = self._changes(i)[:, :, None, :]
+        if (~scanning).any():
+            out[~scanning] = self._combine(rows[~scanning])
+        return out.reshape(len(rows), self.batch, sp.dim)
 
     def _changes(self, i: np.ndarray) -> np.ndarray:
-        """Changes (…, 2 + C) for flat scan indices i = (y * W + x) * M + colour."""
+        """Changes (..., 2 + C) for flat scan indices i = (y * W + x) * M + colour."""
         loc, col = np.divmod(i, self._m)
         y, x = np.divmod(loc, self._space.width)
         return np.concatenate([x[..., None], y[..., None], self._colours[col]], axis=-1).astype(np.float64)
 
-    def _combine(self, r: int) -> np.ndarray:
-        """``batch`` k-subsets of the ``top`` best locations of row r, each at its best colour."""
+    def _combine(self, rows: np.ndarray) -> np.ndarray:
+        """``batch`` k-subsets of the ``top`` best locations of each row, each pixel at its best colour."""
         k = self._space.pixels
-        per_loc = self._score[r].reshape(-1, self._m)
-        best_col = per_loc.argmin(1)
-        ranked = np.argsort(per_loc.min(1), kind="stable")[: max(self.top, k)]
-        t = len(ranked)
-        weights = (t - np.arange(t)).astype(np.float64)
+        per_loc = self._score[rows].reshape(len(rows), -1, self._m)
+        best_col = per_loc.argmin(-1)
+        t = min(max(self.top, k), per_loc.shape[1])
+        ranked = np.argsort(per_loc.min(-1), axis=1, kind="stable")[:, :t]
+        weights = np.log(2.0 * (t - np.arange(t)) - 1.0)  # Croce & Hein's rank weights
         # Without replacement via the Gumbel-top-k trick: k distinct ranks per sample, weighted by rank.
-        keys = np.log(weights)[None, :] - np.log(-np.log(self._rngs[r].random((self.batch, t))))
-        pick = ranked[np.argsort(-keys, axis=1)[:, :k]]
-        return self._changes(pick * self._m + best_col[pick])
+        u = np.stack([self._rngs[r].random((self.batch, t)) for r in rows])
+        pick = np.argsort(-(weights - np.log(-np.log(u))), axis=-1)[..., :k]
+        loc = np.take_along_axis(ranked[:, None, :], pick, axis=-1)
+        return self._changes(loc * self._m + np.take_along_axis(best_col[:, None, :], loc, axis=-1))
 
     def tell(self, rows: np.ndarray, fitness: np.ndarray) -> None:
         scanning = self._next[rows] < self._scan
-        for j in np.nonzero(scanning)[0]:
-            r = rows[j]
-            n = min(self.batch, self._scan - self._next[r])
-            self._score[r, self._order[r, self._next[r] + np.arange(n)]] = fitness[j, :n]
+        if scanning.any():
+            r = rows[scanning]
+            pos = self._next[r][:, None] + np.arange(fitness.shape[1])
+            inside = pos < self._scan  # the last round may reach past the scan (never evaluated)
+            ri = np.broadcast_to(r[:, None], pos.shape)[inside]
+            self._score[ri, self._order[ri, pos[inside]]] = fitness[scanning][inside]
         self._next[rows] += fitness.shape[1]
 
     def exhausted(self, rows: np.ndarray) -> np.ndarray:

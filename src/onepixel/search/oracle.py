@@ -24,15 +24,16 @@ from .colours import colour_grid
 
 
 def scan_candidates(space: PixelSpace, colours: np.ndarray, start: int, count: int) -> np.ndarray:
-    """Candidates ``start .. start+count-1`` of the location-major scan (location y*W+x, then colour).
+    """Candidates ``start .. start+count-1`` of the location-major scan (location y*W+x, then colour): an
+    int start gives (count, dim), an array of starts (n,) gives (n, count, dim).
 
     Indices past the end wrap around; the runner never evaluates them because the budget ends first.
     """
     m = len(colours)
-    i = (start + np.arange(count)) % (space.height * space.width * m)
+    i = (np.asarray(start)[..., None] + np.arange(count)) % (space.height * space.width * m)
     loc, col = np.divmod(i, m)
     y, x = np.divmod(loc, space.width)
-    return np.concatenate([x[:, None], y[:, None], colours[col]], axis=1).astype(np.float64)
+    return np.concatenate([x[..., None], y[..., None], colours[col]], axis=-1).astype(np.float64)
 
 
 @dataclass
@@ -70,8 +71,7 @@ class Oracle:
 
     def ask(self, rows: np.ndarray) -> np.ndarray:
         assert self._space is not None, "call start() first"
-        return np.stack([scan_candidates(self._space, self._colours, int(self._next[r]), self.batch) for r in rows]) \
-            if len(rows) else np.empty((0, self.batch, self._space.dim))
+        return scan_candidates(self._space, self._colours, self._next[rows], self.batch)
 
     def tell(self, rows: np.ndarray, fitness: np.ndarray) -> None:
         self._next[rows] += fitness.shape[1]

@@ -1,0 +1,255 @@
+"""Sparse-RS-style random search over k pixels with colour-cube corner colours (Croce et al., AAAI 2022).
+
+Each image keeps a current set of k changed pixels. Every round proposes ``batch`` variants of it, each
+replacing ``m`` of the k pixels with new ones, and greedily keeps the best variant if it is no worse. ``m``
+follows Sparse-RS's schedule: ``m = max(1, round(p * k))`` with ``p = p_init`` halved at 1, 5, 20, 50, 100,
+200, 400, 600 and 800 per mille of the budget, so the search explores early and refines late.
+
+Three additions, because the one-pixel changes that fool a net are few (a median of a few dozen of the
+8,192 on a CIFAR-10 ResNet-20), clustered, mostly central and mostly far from the pixel's own colour:
+
+* a new pixel lands, with probability ``local``, within ``radius`` pixels of the one it replaces (for
+  k = 1, of the best change found so far), otherwise anywhere;
+* "anywhere" favours the image centre: a Gaussian of width ``centre`` (in image sizes) over locations,
+  since classification datasets frame their objects (on held-out ResNet-20 images two thirds of the
+  fooling locations lie in the central quarter of the area);
+* colours are corners weighted by how far they are from the image's own pixel (``softmax(distance /
+  temperature)``) once the runner has shown the search the clean images (:meth:`observe`): a corner close
+  to the original colour barely changes the image. Without images all corners are equally likely.
+
+For k = 1 the search never proposes a (location, colour) twice: the space is small (H * W * 8), and once
+every change has been tried the search is exhausted with the oracle's exact answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..candidates import PixelSpace
+from ..errors import InputError
+from .colours import colour_grid
+
+#: fractions of the budget at which Sparse-RS halves the share of pixels it resamples
+HALVINGS = (0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
+
+
+@dataclass
+class RandomSearch:
+    """Greedy random search over k pixels and corner colours, one random stream per image.
+
+    Args:
+        budget: queries per image the schedule is planned for (default 10,000).
+        batch: proposals per image per round (more: fewer, larger model calls; fewer: more greedy steps).
+        p_init: share of the k pixels resampled at first (Sparse-RS's alpha_init; at least one pixel).
+        local: probability that a new pixel is drawn near the pixel it replaces (or the best, k = 1).
+        radius: half-width of that neighbourhood (a (2r+1)^2 square).
+        temperature: colour weighting ``exp(distance / temperature)`` over corners (distances in 0..441;
+            10: the farthest corner first, nearly always); None draws corners uniformly. Applies once
+            :meth:`observe` has seen the images.
+        centre: width of the Gaussian location prior around the image centre, in image sizes (0.2: the
+            corner pixels are ~350x less likely than the centre ones); None: uniform.
+        levels: colour values per channel (2: cube corners).
+
+    Defaults (batch 8, local 0.5, radius 1, temperature 10, centre 0.2) were tuned for k = 1 on ResNet-20
+    strict-protocol images #100-199 (benchmarks/search.py reports held-out images #0-99).
+    """
+
+    budget: int = 10_000
+    batch: int = 8
+    p_init: float = 0.3
+    local: float = 0.5
+    radius: int = 1
+    temperature: float | None = 10.0
+    centre: float | None = 0.2
+    levels: int = 2
+    _space: PixelSpace | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        colour_grid(1, self.levels)
+        if self.budget < 1 or self.batch < 1:
+            raise InputError(f"budget and batch must be >= 1 (got budget={self.budget}, batch={self.batch})")
+        if not 0.0 < self.p_init <= 1.0:
+            raise InputError(f"p_init must be in (0, 1] (got {self.p_init})")
+        if not 0.0 <= self.local <= 1.0 or self.radius < 1:
+            raise InputError(f"local must be in [0, 1] and radius >= 1 (got {self.local}, {self.radius})")
+        if self.temperature is not None and self.temperature <= 0:
+            raise InputError(f"temperature must be > 0 or None (got {self.temperature})")
+        if self.centre is not None and self.centre <= 0:
+            raise InputError(f"centre must be > 0 or None (got {self.centre})")
+
+    def max_queries(self) -> int:
+        """The budget; for k = 1 at most H * W * M, where every change has been tried (the oracle's answer)."""
+        return self._cap if self._space is not None else self.budget
+
+    def start(self, space: PixelSpace, seeds: list[int]) -> None:
+        if space.pixels > space.height * space.width:
+            raise InputError(f"{space.pixels} pixels do not fit a {space.width}x{space.height} image")
+        self._space = space
+        n, k = len(seeds), space.pixels
+        self._colours = colour_grid(space.channels, self.levels)
+        self._m = len(self._colours)
+        self._locs = space.height * space.width
+        self._cap = min(self.budget, self._locs * self._m) if k == 1 else self.budget
+        self._rngs = [np.random.default_rng(np.random.SeedSequence([s, 0x5125])) for s in seeds]
+        # Log-weights of each (location, colour): uniform until observe() shows the images.
+        self._logw = np.zeros((n, self._locs, self._m))
+        self._where = _centre_prior(space.height, space.width, self.centre)  # log-weights of locations
+        self._where_cdf = np.cumsum(np.exp(self._where - self._where.max()))
+        self._where_cdf /= self._where_cdf[-1]
+        self._loc = np.zeros((n, k), dtype=np.int64)  # current set: flat locations y * W + x ...
+        self._col = np.zeros((n, k), dtype=np.int64)  # ... and colour indices
+        self._fit = np.full(n, np.inf)
+        self._used = np.zeros(n, dtype=np.int64)
+        self._visited = np.zeros((n, self._locs * self._m), dtype=bool) if k == 1 else None
+        if k == 1:
+            # Sampling without replacement by weight = sorting by log-weight + Gumbel noise drawn once, so each
+            # row keeps one fixed random order (global proposals walk it; local ones take the best local key).
+            size = self._locs * self._m
+            self._noise = np.stack([-np.log(-np.log(r.random(size))) for r in self._rngs]) if n else np.empty((0, size))
+            self._sort_keys(np.repeat(self._where, self._m)[None].repeat(n, 0))
+            self._nb = _neighbourhoods(space.height, space.width, self.radius)
+        self._prop_loc = np.zeros((n, self.batch, k), dtype=np.int64)
+        self._prop_col = np.zeros((n, self.batch, k), dtype=np.int64)
+
+    def observe(self, images: np.ndarray) -> None:
+        """Weight corners by their distance to each image's own pixels (uint8 (n, H, W, C) clean images)."""
+        if self.temperature is None:
+            return
+        px = images.reshape(len(images), self._locs, 1, -1).astype(np.float64)
+        dist = np.linalg.norm(px - self._colours[None, None], axis=-1)
+        self._logw = (dist - dist.max(-1, keepdims=True)) / self.temperature
+        if self._space.pixels == 1:
+            self._sort_keys((self._logw + self._where[None, :, None]).reshape(len(images), -1))
+
+    def _sort_keys(self, logw: np.ndarray) -> None:
+        self._keys = logw + self._noise
+        self._order = np.argsort(-self._keys, axis=1, kind="stable")
+        self._ptr = np.zeros(len(logw), dtype=np.int64)
+
+    def _resampled(self, rows: np.ndarray) -> np.ndarray:
+        """How many of the k pixels a proposal replaces, per row, at its current point in the budget."""
+        k = self._space.pixels
+        p = self.p_init * 0.5 ** np.searchsorted(HALVINGS, self._used[rows] / self.budget, side="right")
+        return np.clip(np.rint(p * k), 1, k).astype(np.int64)
+
+    def ask(self, rows: np.ndarray) -> np.ndarray:
+        assert self._space is not None, "call start() first"
+        if not len(rows):
+            return np.empty((0, self.batch, self._space.dim))
+        if self._space.pixels == 1:
+            self._propose_one(rows)
+        else:
+            self._propose_many(rows)
+        return self._candidates(self._prop_loc[rows], self._prop_col[rows])
+
+    def _candidates(self, loc: np.ndarray, col: np.ndarray) -> np.ndarray:
+        y, x = np.divmod(loc, self._space.width)
+        blocks = np.concatenate([x[..., None], y[..., None], self._colours[col]], axis=-1).astype(np.float64)
+        return blocks.reshape(*loc.shape[:-1], self._space.dim)
+
+    def _propose_one(self, rows: np.ndarray) -> None:
+        """k = 1: ``batch`` distinct untried (location, colour) pairs per row: with probability ``local`` each,
+        the best-keyed untried change around the row's best; the others next along the row's fixed order.
+        Proposals count as tried from here on."""
+        n, m, a = self.batch, self._m, len(rows)
+        u = np.stack([self._rngs[r].random(n) for r in rows])  # the only random draws: which slots go local
+        n_local = np.where(np.isfinite(self._fit[rows]), (u < self.local).sum(1), 0)
+        near = self._nb[self._loc[rows, 0]]  # (a, S) locations around the best, -1 outside the image
+        cand = (np.maximum(near, 0)[:, :, None] * m + np.arange(m)).reshape(a, -1)
+        ok = np.repeat(near >= 0, m, axis=1) & ~self._visited[rows[:, None], cand]
+        best = np.argsort(np.where(ok, -self._keys[rows[:, None], cand], np.inf), axis=1, kind="stable")[:, :n]
+        local = np.take_along_axis(ok, best, 1) & (np.arange(n) < n_local[:, None])  # a prefix of each row
+        picks = np.where(local, np.take_along_axis(cand, best, 1), 0)
+        ri, ci = np.nonzero(local)
+        self._visited[rows[ri], picks[ri, ci]] = True
+        self._walk(rows, picks, local.sum(1))
+        self._prop_loc[rows, :, 0], self._prop_col[rows, :, 0] = np.divmod(picks, m)
+
+    def _walk(self, rows: np.ndarray, picks: np.ndarray, filled: np.ndarray) -> None:
+        """Fill ``picks[i, filled[i]:]`` with the next untried changes along each row's fixed order."""
+        n, size = picks.shape[1], self._order.shape[1]
+        chunk = np.arange(2 * n + 16)
+        todo = np.nonzero(filled < n)[0]
+        while todo.size:
+            r = rows[todo]
+            pos = self._ptr[r][:, None] + chunk
+            ent = self._order[r[:, None], np.minimum(pos, size - 1)]
+            free = (pos < size) & ~self._visited[r[:, None], ent]
+            rank = np.cumsum(free, axis=1)
+            need = n - filled[todo]
+            chosen = free & (rank <= need[:, None])
+            bi, ci = np.nonzero(chosen)
+            picks[todo[bi], filled[todo[bi]] + rank[bi, ci] - 1] = ent[bi, ci]
+            self._visited[r[bi], ent[bi, ci]] = True
+            got = chosen.sum(1)
+            # Entries before the last one chosen are all tried; a chunk that did not suffice is used up.
+            last = len(chunk) - np.argmax(chosen[:, ::-1], axis=1)
+            self._ptr[r] += np.where(got == need, last, len(chunk))
+            filled[todo] += got
+            spent = self._ptr[r] >= size  # nothing untried is left: pad (the budget ends before the padding)
+            pad = todo[spent]
+            picks[pad] = np.where(np.arange(n) >= filled[pad][:, None], picks[pad, :1], picks[pad])
+            filled[pad] = n
+            todo = todo[filled[todo] < n]
+
+    def _propose_many(self, rows: np.ndarray) -> None:
+        """k > 1: ``batch`` variants of each row's current set, each with m pixels replaced (Sparse-RS).
+
+        Each row draws all its random numbers from its own stream in one call; the rest runs across rows."""
+        n, k, w, h, rad = self.batch, self._space.pixels, self._space.width, self._space.height, self.radius
+        side = 2 * rad + 1
+        u = np.stack([self._rngs[r].random((n, k, 5 + self._m)) for r in rows])
+        loc = np.repeat(self._loc[rows][:, None], n, 1)  # (a, n, k)
+        col = np.repeat(self._col[rows][:, None], n, 1)
+        first = ~np.isfinite(self._fit[rows])[:, None, None]  # nothing accepted yet: draw whole random sets
+        rank = np.argsort(np.argsort(u[..., 0], axis=-1), axis=-1)  # a random order of each set's k pixels
+        replace = (rank < self._resampled(rows)[:, None, None]) | first
+        y, x = np.divmod(loc, w)
+        cell = (u[..., 1] * (side * side - 1)).astype(np.int64)
+        cell += cell >= side * side // 2  # skip the centre cell: the pixel itself
+        dy, dx = np.divmod(cell, side)
+        near = np.clip(y + dy - rad, 0, h - 1) * w + np.clip(x + dx - rad, 0, w - 1)
+        anywhere = np.minimum(np.searchsorted(self._where_cdf, u[..., 2]), self._locs - 1)
+        loc = np.where(replace, np.where((u[..., 3] < self.local) & ~first, near, anywhere), loc)
+        # A new pixel landing on another of its set would be wasted: move it anywhere (one pass; rare).
+        clash = ((loc[..., :, None] == loc[..., None, :]).sum(-1) > 1) & replace
+        loc = np.where(clash, (u[..., 4] * self._locs).astype(np.int64), loc)
+        gumbel = -np.log(-np.log(u[..., 5:]))
+        drawn = np.argmax(self._logw[rows[:, None, None], loc] + gumbel, axis=-1)
+        self._prop_loc[rows], self._prop_col[rows] = loc, np.where(replace, drawn, col)
+
+    def tell(self, rows: np.ndarray, fitness: np.ndarray) -> None:
+        self._used[rows] += np.isfinite(fitness).sum(1)
+        j = np.argmin(fitness, axis=1)
+        f = fitness[np.arange(len(rows)), j]
+        # "<=" lets the set drift across plateaus (probabilities often tie after rounding to a corner).
+        take = np.isfinite(f) & (f <= self._fit[rows])
+        rt, jt = rows[take], j[take]
+        self._loc[rt] = self._prop_loc[rt, jt]
+        self._col[rt] = self._prop_col[rt, jt]
+        self._fit[rt] = f[take]
+
+    def exhausted(self, rows: np.ndarray) -> np.ndarray:
+        return self._used[rows] >= self._cap
+
+
+def _centre_prior(h: int, w: int, sigma: float | None) -> np.ndarray:
+    """Log-weights of the H*W locations: a Gaussian around the image centre with ``sigma`` in image sizes
+    (0 everywhere for None)."""
+    if sigma is None:
+        return np.zeros(h * w)
+    ys, xs = np.divmod(np.arange(h * w), w)
+    d2 = ((ys - (h - 1) / 2) / h) ** 2 + ((xs - (w - 1) / 2) / w) ** 2
+    return -d2 / (2 * sigma**2)
+
+
+def _neighbourhoods(h: int, w: int, radius: int) -> np.ndarray:
+    """(H*W, (2r+1)^2) flat locations within ``radius`` (Chebyshev) of each location, -1 outside the image."""
+    ys, xs = np.divmod(np.arange(h * w), w)
+    d = np.arange(-radius, radius + 1)
+    dy, dx = (a.ravel() for a in np.meshgrid(d, d, indexing="ij"))
+    ny, nx = ys[:, None] + dy, xs[:, None] + dx
+    inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+    return np.where(inside, ny * w + nx, -1)

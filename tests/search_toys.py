@@ -1,0 +1,71 @@
+"""Analytic black boxes with known answers for the search tests (numpy in, probabilities out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Counting:
+    """Counts every image row the black box sees, like conftest's PlantedPixel."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        self.rows += len(images)
+        return self.probs(images)
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class VulnerableSet(Counting):
+    """3 classes; class 0 unless some pixel (x, y) listed in ``changes`` has exactly its colour, then class
+    ``1 + (i % 2)`` for the i-th matching entry. The one-pixel changes that fool it are exactly ``changes``."""
+
+    def __init__(self, changes: list[tuple[int, int, tuple[int, ...]]]) -> None:
+        super().__init__()
+        self.changes = changes
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        out = np.tile([0.9, 0.06, 0.04], (len(images), 1))
+        for i, (x, y, colour) in enumerate(self.changes):
+            hit = (images[:, y, x, :] == np.asarray(colour)).all(-1)
+            out[hit] = [0.1, 0.8, 0.1] if i % 2 == 0 else [0.1, 0.1, 0.8]
+        return out
+
+
+class PlantedPair(Counting):
+    """3 classes; every pixel of ``pairs`` set to its colour adds one unit of evidence for class 1 (each alone
+    is not enough: both are needed to flip class 0). Fitness therefore rewards finding either one first."""
+
+    def __init__(self, pairs=((1, 1, (255, 255, 255)), (6, 5, (0, 0, 255)))) -> None:
+        super().__init__()
+        self.pairs = pairs
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        score = sum((images[:, y, x, :] == np.asarray(c)).all(-1).astype(float) for x, y, c in self.pairs)
+        logits = np.stack([np.full(len(images), 1.5), score, np.full(len(images), -1.0)], 1)
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+
+class SmoothSpot(Counting):
+    """3 classes with a smooth landscape: a changed pixel's pull towards class 1 falls off as a Gaussian of
+    its distance to (x0, y0) and grows with how close its colour comes to ``colour``. Only changes near the
+    spot with a near-matching colour fool it (class 1 then wins; class 2 never does)."""
+
+    def __init__(self, x0=9, y0=4, colour=(255, 0, 255), base=128, width=3.0) -> None:
+        super().__init__()
+        self.x0, self.y0, self.colour, self.base, self.width = x0, y0, np.asarray(colour, float), base, width
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        n, h, w, _ = images.shape
+        ys, xs = np.mgrid[0:h, 0:w]
+        g = np.exp(-((xs - self.x0) ** 2 + (ys - self.y0) ** 2) / (2 * self.width ** 2))
+        close = 1.0 - np.linalg.norm(images.astype(float) - self.colour, axis=-1) / 441.7
+        base = 1.0 - np.linalg.norm(np.full(3, self.base, float) - self.colour) / 441.7
+        pull = ((close - base).clip(0) * g).sum((1, 2)) / (1.0 - base)
+        logits = np.stack([np.full(n, 2.0), 5.0 * pull, 4.0 * pull - 0.5], 1)
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)

@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+
+import onepixel as op
+from onepixel.candidates import PixelSpace, decode
+from onepixel.errors import InputError
+from onepixel.search import RandomSearch, make_search
+from search_toys import PlantedPair, SmoothSpot, VulnerableSet
+
+
+def _strip(res):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in res.to_records()]
+
+
+def test_untargeted_finds_the_planted_pixel(planted, grey_images):
+    res = op.attack(planted, grey_images, [0, 0, 0], search="rs", max_queries=600, stop_on_success=True)
+    for r in res:
+        assert r.success and r.predicted_after != 0
+        assert r.pixels == [(5, 2, 255, 0, 0)]
+        assert r.queries <= 8 * 8 * 8  # never repeats a change: the whole space is 512
+    assert planted.rows == 3 + sum(r.queries + r.verify_queries for r in res)
+
+
+def test_targeted_reaches_the_planted_target(grey_images):
+    from conftest import PlantedPixel
+
+    res = op.attack(PlantedPixel(strong_target=2), grey_images[:2], [0, 0], targets=2, search="rs", max_queries=600)
+    assert all(r.success and r.predicted_after == 2 and r.target_prob_after > 0.9 for r in res)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_greedy_assembles_a_planted_pair(k):
+    model = PlantedPair()
+    imgs = np.full((3, 8, 8, 3), 128, np.uint8)
+    res = op.attack(model, imgs, [0, 0, 0], pixels=k, search=RandomSearch(budget=20_000, batch=8), max_queries=20_000,
+                    stop_on_success=True)
+    for r in res:
+        assert r.success
+        assert {(1, 1, 255, 255, 255), (6, 5, 0, 0, 255)} <= set(r.pixels)
+    assert model.rows == 3 + sum(r.queries + r.verify_queries for r in res)
+
+
+def test_smooth_landscape_is_climbed_with_many_pixels():
+    imgs = np.full((2, 16, 16, 3), 128, np.uint8)
+    res = op.attack(SmoothSpot(width=1.5), imgs, [0, 0], pixels=5, search="rs", max_queries=2000, stop_on_success=True)
+    assert all(r.success for r in res)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_budget_is_never_exceeded_and_counted_exactly(k):
+    model = VulnerableSet([])  # nothing fools it: every image spends its whole budget
+    imgs = np.full((4, 8, 8, 3), 90, np.uint8)
+    res = op.attack(model, imgs, [0] * 4, pixels=k, search=RandomSearch(budget=1000, batch=7), max_queries=137)
+    assert [r.queries for r in res] == [137] * 4
+    assert model.rows == 4 + sum(r.queries + r.verify_queries for r in res)
+    res = op.attack(model, imgs[:1], [0], pixels=k, search=RandomSearch(budget=50, batch=7))
+    assert res[0].queries == 50
+
+
+def test_deterministic_per_seed_and_independent_of_the_batch():
+    imgs = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3)).astype(np.uint8)
+    kw = dict(pixels=2, search="rs", max_queries=300)
+    together = op.attack(PlantedPair(), imgs, [0] * 4, seed=[5, 6, 7, 8], **kw)
+    alone = op.attack(PlantedPair(), imgs[2:3], [0], seed=[7], **kw)
+    again = op.attack(PlantedPair(), imgs, [0] * 4, seed=[5, 6, 7, 8], **kw)
+    other = op.attack(PlantedPair(), imgs, [0] * 4, seed=[15, 16, 17, 18], **kw)
+    assert _strip(together) == _strip(again)
+    assert _strip(together)[2] | {"index": 0} == _strip(alone)[0]
+    assert [r.pixels for r in together] != [r.pixels for r in other]
+
+
+def _drive(search, space, seeds, rounds, fitness):
+    rows = np.arange(len(seeds))
+    search.start(space, seeds)
+    out = []
+    for _ in range(rounds):
+        cand = search.ask(rows)
+        out.append(cand.copy())
+        search.tell(rows, fitness(cand))
+    return np.stack(out, 1)
+
+
+def test_one_pixel_proposals_never_repeat_and_stay_in_the_image():
+    space = PixelSpace(8, 8, 3, 1)
+    cand = _drive(RandomSearch(budget=512, batch=8), space, [0, 1], 64, lambda c: np.random.default_rng(0).random(c.shape[:2]))
+    pix = decode(cand.reshape(2, -1, space.dim), space)
+    for i in range(2):
+        keys = {(int(x), int(y), tuple(c)) for x, y, c in zip(pix.x[i, :, 0], pix.y[i, :, 0], pix.colours[i, :, 0].tolist(), strict=True)}
+        assert len(keys) == 512  # all 8 x 8 x 8 corner changes, each once
+    assert set(np.unique(pix.colours)) == {0, 255}
+    rs = RandomSearch(budget=10_000, batch=7)
+    rs.start(space, [0])
+    rows = np.array([0])
+    for _ in range(80):  # past the 512 changes: proposals are padding, never out of range
+        c = rs.ask(rows)
+        rs.tell(rows, np.ones(c.shape[:2]))
+    assert rs.max_queries() == 512 and rs.exhausted(rows).all()
+
+
+def test_schedule_resamples_fewer_pixels_as_the_budget_is_used():
+    rs = RandomSearch(budget=1000, p_init=0.5)
+    rs.start(PixelSpace(32, 32, 3, 20), [0])
+    counts = []
+    for used in (0, 10, 60, 300, 900):
+        rs._used[0] = used
+        counts.append(int(rs._resampled(np.array([0]))[0]))
+    assert counts == sorted(counts, reverse=True) and counts[0] == 10 and counts[-1] == 1
+
+
+def test_colour_prior_prefers_far_corners():
+    rs = RandomSearch(budget=10_000, batch=16, local=0.0)
+    space = PixelSpace(8, 8, 3, 1)
+    rs.start(space, [0])
+    rs.observe(np.zeros((1, 8, 8, 3), np.uint8))  # a black image: white is the farthest corner
+    cand = rs.ask(np.array([0]))
+    colours = decode(cand, space).colours[0, :, 0]
+    assert (colours == 255).all(-1).mean() > 0.5
+
+
+def test_unevaluated_proposals_are_never_accepted():
+    rs = RandomSearch(budget=100, batch=4)
+    space = PixelSpace(8, 8, 3, 2)
+    rs.start(space, [0])
+    rows = np.array([0])
+    rs.tell(rows, rs.ask(rows).sum(-1))
+    before = rs._loc.copy(), rs._fit.copy()
+    rs.ask(rows)
+    rs.tell(rows, np.full((1, 4), np.inf))
+    assert np.array_equal(rs._loc, before[0]) and np.array_equal(rs._fit, before[1])
+
+
+@pytest.mark.parametrize("opts", [{"batch": 0}, {"p_init": 0.0}, {"local": 1.5}, {"radius": 0}, {"temperature": -1.0}])
+def test_bad_settings_are_named(opts):
+    with pytest.raises(InputError):
+        make_search("rs", **opts)
+
+
+def test_cli_search_choice_and_paper_flag(tmp_path):
+    import torch
+    from torch import nn
+
+    from onepixel.cli import main
+    from onepixel.imageio import write_png
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
+    write_png(tmp_path / "img.png", np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.uint8))
+    args = [str(tmp_path / "img.png"), "-m", str(tmp_path / "net.pt"), "--figure", "none", "--json"]
+    assert main(["attack", *args, "--search", "rs", "--max-queries", "40"]) == 0
+    assert main(["attack", *args, "--paper", "--search", "rs"]) == 2
