@@ -123,3 +123,15 @@ def test_wilson_interval_and_distortion():
 def test_load_results_of_a_non_run_folder(tmp_path):
     with pytest.raises(InputError, match="not a run folder"):
         load_results(tmp_path)
+
+
+def test_evaluate_with_another_search_respects_the_budget(tmp_path, monkeypatch):
+    from onepixel.campaign import evaluate
+
+    monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
+    df = evaluate("resnet20", tmp_path, n=3, protocol="strict", mode="untargeted", search="rs", max_queries=50,
+                  progress=False)
+    assert len(df) == 3 and (df["queries"] <= 50).all()
+    assert df.attrs["config"]["search"] == "rs"
+    # a success stops that attack at once (other searches than DE stop at the first verified success)
+    assert (df.loc[~df["success"], "queries"] == 50).all()

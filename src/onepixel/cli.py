@@ -129,6 +129,8 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
 @click.option("--popsize", default=400, show_default=True, help="DE population (paper: 400).")
 @click.option("--generations", default=100, show_default=True, help="DE generations (paper: 100).")
 @click.option("--max-queries", type=int, default=None, help="Per-attack cap on queries.")
+@click.option("--search", "search_name", type=click.Choice(["de", "rs", "corner", "cma", "oracle"]), default="de",
+              show_default=True, help="Search strategy; de with the defaults is the paper's.")
 @click.option("--batch-images", default=64, show_default=True, help="Attacks run together in one batch.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: ONEPIXEL_DATA, cache, download].")
@@ -136,8 +138,8 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
               help="Photo datasets: attack the model input (paper) or the full-resolution photo.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder; re-running resumes.")
 def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
-             popsize: int, generations: int, max_queries: int | None, batch_images: int, device: str, data: Path | None,
-             space: str, out: Path) -> None:
+             popsize: int, generations: int, max_queries: int | None, search_name: str, batch_images: int, device: str,
+             data: Path | None, space: str, out: Path) -> None:
     """Run the paper's (or the strict) evaluation protocol; every attack is stored at once, re-running resumes."""
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
@@ -145,7 +147,8 @@ def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ..
 
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
-                      batch_images=batch_images, data_path=data, space=space, model_options={"device": device})
+                      search=search_name, batch_images=batch_images, data_path=data, space=space,
+                      model_options={"device": device})
     print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images")
     click.echo(f"results: {out}/results.sqlite ({len(df)} attacks); report: onepixel report {out}")
 

@@ -103,6 +103,7 @@ def evaluate(
     popsize: int = 400,
     generations: int = 100,
     max_queries: int | None = None,
+    search: str = "de",
     batch_images: int = 64,
     data_path: str | Path | None = None,
     space: str = "input",
@@ -115,7 +116,9 @@ def evaluate(
 
     Args mirror the CLI: ``pixels`` are the pixel counts to attack with; ``mode`` is untargeted,
     targeted or both (the paper protocol always runs the targeted attacks, from which its non-targeted
-    success is derived); ``popsize``/``generations`` are the DE settings (paper: 400/100).
+    success is derived); ``popsize``/``generations`` are the DE settings (paper: 400/100). ``search`` picks
+    another strategy by name (rs, corner, cma, oracle; see :mod:`onepixel.search`), planned around
+    ``max_queries``; those stop each attack at its first verified success, DE at the paper's thresholds.
     For photo datasets, ``space`` is ``input`` (attack the cropped and resized model input, as the paper) or
     ``file`` (attack the full-resolution photo; crop and resize are part of the black box). With more than
     ten classes (ImageNet) the ``paper`` protocol is the paper's ImageNet one: one untargeted attack per
@@ -140,7 +143,7 @@ def evaluate(
         raise InputError("--space file is for photo datasets (imagenet-sample, photos); CIFAR-10 images are the model input")
     config = {
         **_model_identity(model, clf), "dataset": data.name, "n": n, "pixels": sorted(set(pixels)), "mode": mode,
-        "protocol": protocol, "seed": seed, "search": "de", "popsize": popsize, "generations": generations,
+        "protocol": protocol, "seed": seed, "search": search.lower(), "popsize": popsize, "generations": generations,
         "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": max_queries,
         "untargeted_threshold": 0.05, "targeted_threshold": 0.90, "onepixel_version": __version__,
         "batch_images": batch_images, "classes": data.classes, "space": space if photos else "input",
@@ -160,7 +163,7 @@ def evaluate(
         todo = [u for u in units if u.uid not in done]
         _run_units(clf, data, todo, len(units), len(units) - len(todo), store, popsize, generations, max_queries,
                    1 if space == "file" and photos else batch_images, progress, on_batch,
-                   file_space=space == "file" and photos)
+                   file_space=space == "file" and photos, search=search.lower())
     finally:
         store.close()
     df = load_results(out)
@@ -184,7 +187,7 @@ def json_safe(v: Any) -> Any:
 
 def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store: ResultStore, popsize: int,
                generations: int, max_queries: int | None, batch_images: int, progress: bool,
-               on_batch: Callable[[int, int], None] | None, file_space: bool = False) -> None:
+               on_batch: Callable[[int, int], None] | None, file_space: bool = False, search: str = "de") -> None:
     from tqdm.auto import tqdm
 
     groups: dict[tuple[int, str], list[WorkUnit]] = {}
@@ -197,7 +200,8 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
         for (k, mode), units in groups.items():
             for start in range(0, len(units), batch_images):
                 batch = units[start : start + batch_images]
-                _run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space)
+                _run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space,
+                           search)
                 batches_run += 1
                 if on_batch is not None:
                     on_batch(batches_run, stats["done"])
@@ -206,7 +210,8 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
 
 
 def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: ResultStore, popsize: int,
-               generations: int, max_queries: int | None, bar, stats: dict, file_space: bool = False) -> None:
+               generations: int, max_queries: int | None, bar, stats: dict, file_space: bool = False,
+               search: str = "de") -> None:
     idx = np.asarray([u.image for u in batch])
     offset = (0, 0)
     if file_space:
@@ -225,8 +230,15 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
         images = np.asarray(data.images[idx]) if not isinstance(data.images, list) else np.stack([data.images[i] for i in idx])
     labels = np.asarray([u.label for u in batch], dtype=np.int64)
     targets = None if mode == "untargeted" else np.asarray([u.target for u in batch], dtype=np.int64)
-    crit = Untargeted(0.05) if targets is None else Targeted(0.90)
-    runner = Runner(clf, crit, DifferentialEvolution(popsize, generations), k, max_queries)
+    first = search != "de"  # the paper's thresholds belong to its DE; other searches stop at a success
+    crit = Untargeted(0.05, stop_on_success=first) if targets is None else Targeted(0.90, stop_on_success=first)
+    if search == "de":
+        strategy = DifferentialEvolution(popsize, generations)
+    else:
+        from ..search import make_search
+
+        strategy = make_search(search, budget=max_queries)
+    runner = Runner(clf, crit, strategy, k, max_queries)
     last = {"seconds": 0.0}
 
     def store_results(results: list[AttackResult]) -> None:
