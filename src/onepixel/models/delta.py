@@ -84,7 +84,7 @@ class DeltaEngine:
         cache_bytes: memory budget for cached clean activations.
     """
 
-    def __init__(self, module: nn.Module, preprocess: Callable[..., torch.Tensor], batch_size: int = 256,
+    def __init__(self, module: nn.Module, preprocess: Callable[..., torch.Tensor], batch_size: int = 400,
                  min_gain: float = 1.5, cache_bytes: int = 1 << 30) -> None:
         self.module = module
         self.preprocess = preprocess
@@ -99,7 +99,7 @@ class DeltaEngine:
         self._last_use: dict[tuple[int, int, int], dict[fx.Node, int]] = {}
         self._shape: tuple[int, int, int] | None = None
         self._cache = _CleanCache(cache_bytes)
-        self._rel: dict[tuple, torch.Tensor] = {}
+        self._rel: dict[tuple, np.ndarray] = {}
         self.trace_error: str | None = None
 
     # ----------------------------------------------------------------------------------------- planning
@@ -267,24 +267,28 @@ class DeltaEngine:
             win = torch.as_tensor(colours[:, -1], device=dev).view(g, 1, 1, c)  # all k pixels coincide: last wins
         else:
             base = which * (h * w) + ay * w + ax
-            idx = torch.as_tensor(base, device=dev)[:, None] + self._rel_index(size, w, dev)
-            win = bases.reshape(-1, c).index_select(0, idx.view(-1)).view(g, size[0], size[1], c)
+            idx = _index((base[:, None] + self._rel_index(size, w)).reshape(-1), dev)
+            win = bases.reshape(-1, c).index_select(0, idx).view(g, size[0], size[1], c)
             rows = torch.arange(g, device=dev)[:, None].expand(g, x.shape[1])
             win[rows, torch.as_tensor(y - ay[:, None], device=dev), torch.as_tensor(x - ax[:, None], device=dev)] = \
                 torch.as_tensor(colours, device=dev)
         return self.preprocess(win, self.dtype)
 
-    def _rel_index(self, size: tuple[int, int], row_len: int, dev: torch.device) -> torch.Tensor:
-        """Flat offsets r * row_len + c of an h x w window (cached: the same few shapes recur every chunk)."""
-        key = (size, row_len, str(dev))
+    def _rel_index(self, size: tuple[int, int], row_len: int) -> np.ndarray:
+        """Flat offsets r * row_len + c of an h x w window, as a (1, h*w) array (cached: the same few shapes
+        recur every chunk)."""
+        key = (size, row_len)
         t = self._rel.get(key)
         if t is None:
-            r = torch.arange(size[0], device=dev)[:, None] * row_len + torch.arange(size[1], device=dev)[None, :]
-            t = self._rel[key] = r.reshape(1, -1)
+            t = self._rel[key] = (np.arange(size[0])[:, None] * row_len + np.arange(size[1])[None, :]).reshape(1, -1)
         return t
 
     def _gather(self, g: Gather, value: torch.Tensor, rows: _Rows) -> torch.Tensor:
-        """Apply a :class:`Gather`: clean activations at the target window with ``value`` overlaid."""
+        """Apply a :class:`Gather`: clean activations at the target window with ``value`` overlaid.
+
+        Index arithmetic runs in numpy and enters torch without a copy: two tensor ops per gather (one
+        gather, one scatter), since per-op cost, not bytes moved, dominates on small windows.
+        """
         store = self._cache.store[(g.src.name, g.pad_value)]
         pt, _, pl, _ = self._cache.keys[(g.src.name, g.pad_value)]
         _, hp, wp, c = store.shape
@@ -293,7 +297,7 @@ class DeltaEngine:
         gn = len(rows.slots)
         ty, tx = g.t[0][rows.ay], g.t[1][rows.ax]
         base = rows.slots * (hp * wp) + (ty + pt) * wp + (tx + pl)
-        idx = (torch.as_tensor(base, device=dev)[:, None] + self._rel_index(g.size, wp, dev)).view(-1)
+        idx = _index((base[:, None] + self._rel_index(g.size, wp)).reshape(-1), dev)
         n_rows = gn * h * w
         # One spare row at the end takes the overlay's out-of-window writes when it must be clipped.
         buf = torch.empty((n_rows + int(g.clip), c), dtype=store.dtype, device=dev)
@@ -302,16 +306,14 @@ class DeltaEngine:
             sh, sw = g.src_size
             ry, rx = g.r[0][rows.ay], g.r[1][rows.ax]
             if not g.clip:
-                dbase = np.arange(gn) * (h * w) + ry * w + rx
-                didx = (torch.as_tensor(dbase, device=dev)[:, None] + self._rel_index((sh, sw), w, dev)).view(-1)
+                d = (np.arange(gn) * (h * w) + ry * w + rx)[:, None] + self._rel_index((sh, sw), w)
             else:
                 yy = ry[:, None] + np.arange(sh)
                 xx = rx[:, None] + np.arange(sw)
                 ok = ((yy >= 0) & (yy < h))[:, :, None] & ((xx >= 0) & (xx < w))[:, None, :]
-                d = np.arange(gn)[:, None, None] * (h * w) + yy[:, :, None] * w + xx[:, None, :]
-                didx = torch.as_tensor(np.where(ok, d, n_rows).reshape(-1), device=dev)
+                d = np.where(ok, np.arange(gn)[:, None, None] * (h * w) + yy[:, :, None] * w + xx[:, None, :], n_rows)
             src = value.permute(0, 2, 3, 1).reshape(-1, c)
-            buf.index_copy_(0, didx, src.to(store.dtype))
+            buf.index_copy_(0, _index(d.reshape(-1), dev), src.to(store.dtype))
         return buf[:n_rows].view(gn, h, w, c).permute(0, 3, 1, 2)
 
     def _run(self, plan: Plan, chw: tuple[int, int, int], bases: torch.Tensor, which: np.ndarray, x: np.ndarray,
@@ -326,6 +328,7 @@ class DeltaEngine:
         consts = self._consts[chw]
         last = self._last_use[chw]
         env: dict[fx.Node, object] = {}
+        fused: set[fx.Node] = set()  # convolutions that ran with their ReLU
         result: object = None
         for i, step in enumerate(plan.steps):
             op = step.op
@@ -342,7 +345,13 @@ class DeltaEngine:
                     result = _concrete(node, vals)[0][0]
                 elif step.mode == "window" and op.kind == "slide":
                     assert op.slide is not None
-                    env[node] = op.slide.fn(vals[op.data_args[0]])  # type: ignore[arg-type]
+                    if op.fuse_relu and op.slide.fn_relu is not None:
+                        env[node] = op.slide.fn_relu(vals[op.data_args[0]])  # type: ignore[arg-type]
+                        fused.add(node)
+                    else:
+                        env[node] = op.slide.fn(vals[op.data_args[0]])  # type: ignore[arg-type]
+                elif op.absorbed and op.data_args[0] in fused:
+                    env[node] = vals[op.data_args[0]]
                 else:
                     args, kwargs = _concrete(node, vals)
                     env[node] = net.run_node(op, args, kwargs, window=step.mode == "window")
@@ -359,6 +368,12 @@ def _concrete(node: fx.Node, env: dict) -> tuple[tuple, dict]:
     args = fx.node.map_arg(node.args, lambda n: env[n])
     kwargs = fx.node.map_arg(node.kwargs, lambda n: env[n])
     return tuple(args), dict(kwargs)  # type: ignore[arg-type]
+
+
+def _index(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """An int64 numpy index as a tensor on ``device`` (no copy on the CPU)."""
+    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+    return t if device.type == "cpu" else t.to(device)
 
 
 def _buckets(n: int) -> list[int]:

@@ -60,6 +60,8 @@ class Slide:
     pad_value: float
     fn: Callable[[torch.Tensor], torch.Tensor]
     macs_per_output: int = 0  # multiply-accumulates per output position (convolutions), for cost estimates
+    #: the op followed by ReLU in one call, where the backend fuses them (oneDNN on CPU)
+    fn_relu: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def span(self, axis: int) -> int:
         """Input positions one output position reads along ``axis``."""
@@ -79,6 +81,10 @@ class Op:
     shape: tuple[int, ...] | None = None
     #: for "generic" and "point" ops: multiply-accumulates per image in a full forward (Linear layers)
     macs: int = 0
+    #: a convolution whose only consumer is a ReLU: on windows both run as one fused call
+    fuse_relu: bool = False
+    #: that ReLU: on windows it passes its (already rectified) input through
+    absorbed: bool = False
 
 
 @dataclass
@@ -141,7 +147,12 @@ def _conv_slide(m: nn.Conv2d) -> Slide | None:
         lo = hi = _pair(m.padding)
     weight, bias, groups = m.weight, m.bias, m.groups
     macs = (m.in_channels // groups) * m.out_channels * k[0] * k[1]
-    return Slide(k, s, d, lo, hi, 0.0, lambda t: F.conv2d(t, weight, bias, s, 0, d, groups), macs)
+    fused = None
+    if weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16) and torch.backends.mkldnn.is_available():
+        # One oneDNN call instead of two: small windows make the per-op cost, not arithmetic, the bottleneck.
+        def fused(t: torch.Tensor) -> torch.Tensor:
+            return torch.ops.mkldnn._convolution_pointwise(t, weight, bias, [0, 0], list(s), list(d), groups, "relu", [None], "")
+    return Slide(k, s, d, lo, hi, 0.0, lambda t: F.conv2d(t, weight, bias, s, 0, d, groups), macs, fused)
 
 
 def _pool_slide(m: nn.Module) -> Slide | None:
@@ -283,7 +294,27 @@ def trace(module: nn.Module, input_shape: tuple[int, int, int]) -> TracedNet:
             lin = gm.get_submodule(str(node.target))
             macs = lin.in_features * lin.out_features
         ops.append(Op(node, kind, sl, data, shapes.get(node), macs))
+    _mark_fusions(gm, ops)
     return TracedNet(gm, ops, dtype)
+
+
+def _is_relu(gm: fx.GraphModule, node: fx.Node) -> bool:
+    if node.op == "call_module":
+        return type(gm.get_submodule(str(node.target))) is nn.ReLU
+    if node.op == "call_function":
+        return node.target in (F.relu, torch.relu) and len(node.args) == 1
+    return node.op == "call_method" and node.target in ("relu", "relu_") and len(node.args) == 1
+
+
+def _mark_fusions(gm: fx.GraphModule, ops: list[Op]) -> None:
+    """Pair each fusable convolution with the ReLU that is its only consumer."""
+    by_node = {op.node: op for op in ops}
+    for op in ops:
+        users = list(op.node.users)
+        if op.kind == "slide" and op.slide is not None and op.slide.fn_relu is not None and len(users) == 1:
+            relu = by_node[users[0]]
+            if relu.kind == "point" and _is_relu(gm, relu.node):
+                op.fuse_relu = relu.absorbed = True
 
 
 def _consts_broadcast(node: fx.Node, dependent: set[fx.Node], shapes: dict[fx.Node, tuple[int, ...]]) -> bool:

@@ -1,0 +1,218 @@
+"""onepixel against torchattacks ``OnePixel`` and ART ``PixelAttack``: same model, images and budget.
+
+    pip install -e ".[peers]" && pip install --no-deps torchattacks==3.5.1   # see docs/benchmarks.md
+    nice -n 5 python benchmarks/peers.py --quick --peer-images 10            # 5 generations
+    nice -n 5 python benchmarks/peers.py --models allconv --peer-images 3 --batched-images 20   # paper's budget
+
+Every library attacks the same shipped zoo model (fp32 weights) on the same CIFAR-10 test images (the first
+``--images`` that the model classifies correctly) with one pixel, untargeted, population 400 and 100
+generations (``--quick``: 5), each stopping an image at its first success (the peers' rule; onepixel with
+``stop_on_success=True``). onepixel runs as a user would run it (bf16 search where the CPU has it, delta
+inference by its automatic rule, every success verified in fp32); the peers get the fp32 module wrapped with
+its normalisation. The peers report no query counts, so every row through their model is counted.
+
+The host is shared and its load swings several-fold within minutes, so on the first ``--peer-images`` images
+the three libraries run interleaved, image by image (onepixel then attacking one image at a time, as the
+peers do): their ratios compare like with like. onepixel is also run on all ``--images`` at once, its normal
+mode (images batched together). Every success is re-checked here with the fp32 module. Prints JSON and a
+Markdown table; measured figures live in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import onepixel as op
+from onepixel import zoo
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10" / "test.npz"
+
+#: one attack of one image: (uint8 HWC image, label) -> (adversarial uint8 HWC image, queries)
+AttackFn = Callable[[np.ndarray, int, int], tuple[np.ndarray, int]]
+
+
+class Counted(nn.Module):
+    """A zoo module behind its normalisation, taking float NCHW pixels in [0, ``scale``]; counts its rows."""
+
+    def __init__(self, module: nn.Module, mean: tuple[float, ...], std: tuple[float, ...], scale: float) -> None:
+        super().__init__()
+        self.module = module
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        self.scale = scale
+        self.rows = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.rows += len(x)
+        return self.module((x / self.scale - self.mean) / self.std)
+
+
+def _pick_images(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` CIFAR-10 test images the model gets right (in fp32)."""
+    data = np.load(DATA)
+    x, y = data["x"][:2000], data["y"][:2000].astype(np.int64)
+    pred = zoo.load(name, precision="fp32", delta=False).probs(x).argmax(1)
+    keep = np.nonzero(pred == y)[0][:n]
+    return x[keep], y[keep]
+
+
+def onepixel_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:
+    clf = zoo.load(name)
+
+    def attack(image: np.ndarray, label: int, seed: int) -> tuple[np.ndarray, int]:
+        r = op.attack(clf, image[None], np.array([label]), popsize=popsize, generations=generations, seed=seed,
+                      stop_on_success=True)[0]
+        return r.adversarial, r.queries + r.verify_queries
+
+    return op.__version__, attack
+
+
+def torchattacks_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:
+    import torchattacks
+
+    pre = zoo.entries()[name].preprocess
+    model = Counted(zoo.load_module(name), pre.mean, pre.std, 1.0).eval()
+    # torchattacks passes popsize // 5 to scipy-style DE, whose population is that times the 5 parameters
+    atk = torchattacks.OnePixel(model, pixels=1, steps=generations, popsize=popsize, inf_batch=128)
+
+    def attack(image: np.ndarray, label: int, seed: int) -> tuple[np.ndarray, int]:
+        np.random.seed(seed)  # its DE draws from numpy's global generator
+        before = model.rows
+        x = torch.from_numpy(image[None]).permute(0, 3, 1, 2).float() / 255.0
+        adv = atk(x, torch.tensor([label]))
+        # it writes continuous colours; the image a user saves is rounded to 8 bits
+        out = (adv[0].permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
+        return out, model.rows - before
+
+    return torchattacks.__version__, attack
+
+
+def art_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:
+    import art
+    from art.attacks.evasion import PixelAttack
+    from art.estimators.classification import PyTorchClassifier
+
+    if popsize != 400:
+        raise ValueError(f"ART's PixelAttack fixes its population at 400 (asked for {popsize})")
+    pre = zoo.entries()[name].preprocess
+    model = Counted(zoo.load_module(name), pre.mean, pre.std, 255.0).eval()
+    clf = PyTorchClassifier(model, loss=nn.CrossEntropyLoss(), input_shape=(3, 32, 32), nb_classes=10,
+                            clip_values=(0.0, 255.0), channels_first=True, device_type="cpu")
+    atk = PixelAttack(clf, th=1, es=1, max_iter=generations, targeted=False, verbose=False)  # th: pixels; es=1: DE
+
+    def attack(image: np.ndarray, label: int, seed: int) -> tuple[np.ndarray, int]:
+        np.random.seed(seed)  # its DE copy draws from numpy's global generator
+        before = model.rows
+        adv = atk.generate(image[None].transpose(0, 3, 1, 2).astype(np.float32), np.array([label]))
+        return adv[0].transpose(1, 2, 0).round().clip(0, 255).astype(np.uint8), model.rows - before
+
+    return art.__version__, attack
+
+
+ATTACKERS = {"onepixel": onepixel_attacker, "torchattacks": torchattacks_attacker, "art": art_attacker}
+LABELS = {"onepixel": "onepixel", "torchattacks": "torchattacks OnePixel", "art": "ART PixelAttack"}
+
+
+def _fooled(name: str, adv: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Whether each adversarial image (uint8 NHWC) is misclassified by the fp32 module."""
+    return zoo.load(name, precision="fp32", delta=False).probs(adv).argmax(1) != labels
+
+
+def _summary(lib: str, version: str, ok: np.ndarray, q: np.ndarray, wall: float, **extra) -> dict:
+    n = len(ok)
+    return {"library": lib, "version": version, "images": n, "success_rate": float(ok.mean()),
+            "mean_queries": float(q.mean()), "median_queries": float(np.median(q)), "wall_s_per_image": wall / n,
+            "queries_per_s": float(q.sum() / wall), **extra}
+
+
+def interleaved(name: str, libs: list[str], images: np.ndarray, labels: np.ndarray, popsize: int, generations: int) -> list[dict]:
+    """Each image attacked by each library in turn; per library its summary over the images."""
+    attackers = {}
+    for lib in libs:
+        try:
+            attackers[lib] = ATTACKERS[lib](name, popsize, generations)
+        except ImportError as e:
+            print(f"skipping {lib}: it does not import here ({e}); install it as the docstring says", flush=True)
+    advs: dict[str, list[np.ndarray]] = {k: [] for k in attackers}
+    queries: dict[str, list[int]] = {k: [] for k in attackers}
+    secs: dict[str, list[float]] = {k: [] for k in attackers}
+    for i in range(len(images)):
+        for lib, (_, fn) in attackers.items():
+            t0 = time.perf_counter()
+            adv, q = fn(images[i], int(labels[i]), i)
+            secs[lib].append(time.perf_counter() - t0)
+            advs[lib].append(adv)
+            queries[lib].append(q)
+        print(f"  image {i}: " + ", ".join(f"{k} {secs[k][-1]:.1f}s/{queries[k][-1]}q" for k in attackers), flush=True)
+    rows = []
+    for lib, (version, _) in attackers.items():
+        ok = _fooled(name, np.stack(advs[lib]), labels)
+        rows.append(_summary(LABELS[lib], version, ok, np.array(queries[lib]), float(np.sum(secs[lib])),
+                             mode="interleaved, one image at a time", seconds_per_image=[round(s, 2) for s in secs[lib]]))
+    base = next((r for r in rows if r["library"] == "onepixel"), None)
+    for r in rows:
+        if base is not None and r is not base:
+            r["wall_ratio_vs_onepixel"] = r["wall_s_per_image"] / base["wall_s_per_image"]
+            r["qps_ratio_vs_onepixel"] = r["queries_per_s"] / base["queries_per_s"]
+    return rows
+
+
+def batched(name: str, images: np.ndarray, labels: np.ndarray, popsize: int, generations: int) -> dict:
+    """onepixel's normal mode: all images attacked together."""
+    clf = zoo.load(name)
+    op.attack(clf, images[:2], labels[:2], popsize=popsize, generations=1)  # warm-up
+    t0 = time.perf_counter()
+    res = op.attack(clf, images, labels, popsize=popsize, generations=generations, seed=0, stop_on_success=True)
+    wall = time.perf_counter() - t0
+    ok = np.array([r.success for r in res]) & _fooled(name, res.adversarials, labels)
+    q = np.array([r.queries + r.verify_queries for r in res])
+    return _summary("onepixel", op.__version__, ok, q, wall, mode="all images together", precision=clf.precision,
+                    delta=bool(clf._delta_used))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=["allconv", "nin"])
+    ap.add_argument("--images", type=int, default=100)
+    ap.add_argument("--peer-images", type=int, default=10, help="images attacked by every library, interleaved")
+    ap.add_argument("--libraries", nargs="+", default=list(ATTACKERS), choices=list(ATTACKERS))
+    ap.add_argument("--quick", action="store_true", help="5 generations instead of 100 (population 400 still)")
+    ap.add_argument("--batched-images", type=int, default=None, help="images for onepixel's all-together run (default: --images; 0 skips it)")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    popsize, generations = (400, 5) if args.quick else (400, 100)
+    rows: list[dict] = []
+    for name in args.models:
+        images, labels = _pick_images(name, args.images)
+        m = min(args.peer_images, len(images))
+        for r in interleaved(name, args.libraries, images[:m], labels[:m], popsize, generations):
+            r.update(model=name, popsize=popsize, generations=generations)
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+        nb = len(images) if args.batched_images is None else min(args.batched_images, len(images))
+        if nb and "onepixel" in args.libraries:
+            r = batched(name, images[:nb], labels[:nb], popsize, generations)
+            r.update(model=name, popsize=popsize, generations=generations)
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    print("\n| model | library | mode | images | pop × gen | success | mean queries | median queries | s / image | queries / s | s / image ÷ onepixel's |")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        ratio = f"{r['wall_ratio_vs_onepixel']:.1f}×" if "wall_ratio_vs_onepixel" in r else "—"
+        print(f"| {r['model']} | {r['library']} {r['version']} | {r['mode']} | {r['images']} | {r['popsize']} × {r['generations']} | "
+              f"{r['success_rate']:.0%} | {r['mean_queries']:,.0f} | {r['median_queries']:,.0f} | {r['wall_s_per_image']:.2f} | "
+              f"{r['queries_per_s']:,.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
