@@ -76,7 +76,8 @@ def test_attack_prints_before_after_and_pixels(scripted, tmp_path, capsys):
         (["attack", "{img}", "--model", "{model}", "--target", "0"], "equals the true label"),
         (["attack", "{img}", "--model", "{model}", "--pixels", "0"], "pixels must be"),
         (["attack", "{txt}", "--model", "allconv"], "not an image file"),
-        (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--dataset", "mnist"], "unknown dataset"),
+        (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--dataset", "mnist"], "'mnist' is not one of"),
+        (["attack", "{img}", "--model", "{model}", "--pixels", "many"], "is not a valid integer"),
         (["report", "{tmp}"], "not a run folder"),
     ],
 )

@@ -255,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as e:  # one line, like every other user error
+        hint = f" (see: onepixel {e.ctx.info_name} --help)" if e.ctx is not None and e.ctx.info_name != "onepixel" else ""
+        click.echo(f"error: {e.format_message()}{hint}", err=True)
+        return 2
     except click.ClickException as e:
         e.show()
         return e.exit_code
