@@ -48,6 +48,7 @@ from onepixel.search.oracle import _margin, _score, scan_candidates
 BUDGETS = (100, 400, 1_000, 2_000, 5_000, 10_000, 40_000)
 PAPER_DE = {"popsize": 400, "generations": 100}
 START, END = "<!-- generated:start -->", "<!-- generated:end -->"
+COLOURS = {"rs": "tab:red", "corner": "tab:orange", "cma": "tab:blue", "de": "tab:green"}
 
 
 def load_model(name: str, weights: str | None) -> Classifier:
@@ -177,6 +178,19 @@ def curve(cell: dict[str, Any], budgets=BUDGETS) -> list[float]:
     return ok.mean(1).tolist()
 
 
+def common_images(cells: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every cell cut down to the images all searches of its panel (model, k, mode) ran on."""
+    shared: dict[str, set[int]] = {}
+    for key, cell in cells.items():
+        panel = key.rsplit("|", 1)[0]
+        shared[panel] = shared.get(panel, set(cell["indices"])) & set(cell["indices"])
+    out = {}
+    for key, cell in cells.items():
+        keep = np.array([i in shared[key.rsplit("|", 1)[0]] for i in cell["indices"]], dtype=bool)
+        out[key] = {**cell, **{f: np.asarray(cell[f])[keep].tolist() for f in ("success", "queries", "verify", "indices")}}
+    return out
+
+
 def summarise(cells: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for key, cell in cells.items():
@@ -227,7 +241,7 @@ def figure(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]], path: P
             if r["search"] == "oracle":
                 ax.axhline(y[-1], color="k", ls="--", lw=1, label=f"oracle ({y[-1]:.1f} %)")
             else:
-                ax.plot(grid, y, label=r["search"] + (" (paper)" if r["search"] == "de" else ""))
+                ax.plot(grid, y, color=COLOURS.get(r["search"]), label=r["search"] + (" (paper)" if r["search"] == "de" else ""))
         ax.set_xscale("log")
         ax.set_xlabel("queries per image")
         ax.set_ylabel("success (%)")
@@ -249,6 +263,19 @@ def write_doc(path: Path, block: str) -> None:
     path.write_text(head + START + "\n" + block + END + tail)
 
 
+def cached_cells(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every cached cell of ``args.models`` with the run's budget, seed and exclusion, largest n first."""
+    tail = f"-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}.json"
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    for name in args.models:
+        for f in sorted(args.cache.glob(f"{name}-*/k*{tail}")):
+            k, mode, search, n = f.name[: -len(tail)].split("-")
+            key = f"{name}|{k[1:]}|{mode}|{search}"
+            if int(n[1:]) > found.get(key, (0, {}))[0]:
+                found[key] = (int(n[1:]), json.loads(f.read_text()))
+    return {key: cell for key, (_, cell) in sorted(found.items())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["resnet20"])
@@ -265,6 +292,8 @@ def main() -> None:
                     "ResNet-20 images #100-199); '' for none")
     ap.add_argument("--batch-images", type=int, default=100)
     ap.add_argument("--live", action="store_true", help="run one-pixel corner searches on the net, not replayed")
+    ap.add_argument("--report-only", action="store_true", help="run nothing: tabulate every cached cell of the "
+                    "models (same budget, seed and --exclude; the most images where several runs exist)")
     ap.add_argument("--data", default=None, help="CIFAR-10 folder [default: ONEPIXEL_DATA, cache]")
     ap.add_argument("--cache", type=Path, default=Path("runs/bench-search"))
     ap.add_argument("--out", type=Path, default=Path("docs"))
@@ -276,7 +305,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)  # a shared CPU: more threads than free cores spin against each other
 
     cells: dict[str, dict[str, Any]] = {}
-    for name in args.models:
+    if args.report_only:
+        cells = cached_cells(args)
+    for name in [] if args.report_only else args.models:
         model = load_model(name, dict(w.split("=", 1) for w in args.weights).get(name))
         cache = args.cache / f"{name}-{model.sha256[:12]}"  # results belong to one set of weights
         lo, hi = (int(v) for v in args.exclude.split(":")) if args.exclude else (0, 0)
@@ -310,11 +341,13 @@ def main() -> None:
                     print(f"  {np.mean(cell['success']):.1%} in {cell['seconds']:.0f} s", file=sys.stderr, flush=True)
 
     rows = summarise(cells)
-    print(json.dumps(rows, indent=1))
-    table = markdown(rows)
-    print(table)
+    same = common_images(cells)
+    same_rows = summarise(same)
+    print(json.dumps({"all_images": rows, "same_images": same_rows}, indent=1))
+    table, same_table = markdown(rows), markdown(same_rows)
+    print(same_table + "\n" + table)
     args.out.mkdir(parents=True, exist_ok=True)
-    figure(rows, cells, args.out / "search.png")
+    figure(same_rows, same, args.out / "search.png")
     cmd = "python benchmarks/search.py " + " ".join(sys.argv[1:])
     held = f", leaving out strict positions {args.exclude} (the tuning set)" if args.exclude else ""
     block = (f"Generated by `{cmd}` on {time.strftime('%Y-%m-%d')} ({platform.processor() or platform.machine()}, "
@@ -322,8 +355,10 @@ def main() -> None:
              f"classified CIFAR-10 test images{held}. Success (%) at each per-image query budget (first verified "
              "success within that many search queries); *italics*: beyond the search's own maximum (flat); "
              "‡: replayed from the cached one-pixel corner tables (exact, see the script's docstring); "
-             "campaign queries: all search queries of all images, fooled or not.\n\n" + table +
-             "\n![success vs queries](search.png)\n")
+             "campaign queries: all search queries of all images, fooled or not.\n\n"
+             "**Same images** (per model, k and mode: the images every search there ran on)\n\n" + same_table +
+             "\n![success vs queries on the same images](search.png)\n\n**Every image each search ran on**\n\n"
+             + table)
     write_doc(args.out / "search.md", block)
 
 
