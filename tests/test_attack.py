@@ -49,9 +49,9 @@ def test_max_queries_caps_each_image_exactly(grey_images):
 
 
 def test_early_stopping_saves_queries(planted, grey_images):
-    res = op.attack(planted, grey_images, [0, 0, 0], seed=0)
+    res = op.attack(planted, grey_images, [0, 0, 0], seed=0, search="de")
     assert all(r.queries < 400 * 101 and r.queries % 400 == 0 for r in res)
-    first = op.attack(planted, grey_images, [0, 0, 0], seed=0, stop_on_success=True)
+    first = op.attack(planted, grey_images, [0, 0, 0], seed=0, search="de", stop_on_success=True)
     assert all(f.queries <= r.queries for f, r in zip(first, res))
 
 

@@ -87,3 +87,24 @@ def test_oracle_is_one_pixel_only(grey_images):
         op.attack(VulnerableSet([]), grey_images[:1], [0], pixels=2, search=make_search("oracle"))
     with pytest.raises(InputError):
         one_pixel_oracle(op.CallableClassifier(VulnerableSet([])), grey_images[:1], np.array([0]), precision="fp16")
+
+
+def test_a_fast_false_positive_does_not_hide_a_true_success_in_the_same_round():
+    """The runner verifies the most promising apparent success first and, if the reference rejects it, the
+    next one of the same round: a scan that never retries a change must not lose the real success."""
+
+    class Lying(op.Classifier):
+        has_fast_precision = True
+        fixed_batch_shape = False
+
+        def _forward(self, images, reference):
+            import torch
+
+            p = VulnerableSet(CHANGES[2:3]).probs(images.numpy())
+            if not reference:  # fast precision: white at (0, 0) looks like a better success than the real one
+                p[(images[:, 0, 0, :].numpy() == 255).all(-1)] = [0.01, 0.98, 0.01]
+            return torch.as_tensor(p)
+
+    res = op.attack(Lying(), np.full((1, 8, 8, 3), 128, np.uint8), [0], search=Oracle(batch=512), stop_on_success=True)
+    assert res[0].success and res[0].pixels == [(6, 6, 255, 0, 0)] and res[0].queries == 512
+    assert res[0].verify_queries == 2  # the false positive, then the real one

@@ -129,7 +129,8 @@ def test_unevaluated_proposals_are_never_accepted():
     assert np.array_equal(rs._loc, before[0]) and np.array_equal(rs._fit, before[1])
 
 
-@pytest.mark.parametrize("opts", [{"batch": 0}, {"p_init": 0.0}, {"local": 1.5}, {"radius": 0}, {"temperature": -1.0}])
+@pytest.mark.parametrize("opts", [{"batch": 0}, {"p_init": 0.0}, {"local": 1.5}, {"radius": 0}, {"temperature": -1.0},
+                                  {"centre": 0.0}, {"elite": 0}])
 def test_bad_settings_are_named(opts):
     with pytest.raises(InputError):
         make_search("rs", **opts)
@@ -149,3 +150,15 @@ def test_cli_search_choice_and_paper_flag(tmp_path):
     args = [str(tmp_path / "img.png"), "-m", str(tmp_path / "net.pt"), "--figure", "none", "--json"]
     assert main(["attack", *args, "--search", "rs", "--max-queries", "40"]) == 0
     assert main(["attack", *args, "--paper", "--search", "rs"]) == 2
+
+
+def test_attack_defaults_to_rs_and_de_settings_select_de(planted, grey_images):
+    from onepixel.api import DEFAULT_SEARCH
+
+    assert DEFAULT_SEARCH == "rs"
+    rs = op.attack(planted, grey_images[:1], [0], stop_on_success=True)
+    assert rs[0].success and rs[0].queries % 8 == 0 and rs[0].queries < 400  # rounds of 8, not generations of 400
+    de = op.attack(planted, grey_images[:1], [0], popsize=20, generations=3)
+    assert de[0].queries % 20 == 0  # a DE setting means DE
+    paper = op.attack(planted, grey_images[:1], [0], search="de", stop_on_success=True)
+    assert paper[0].queries % 400 == 0

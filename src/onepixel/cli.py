@@ -53,7 +53,8 @@ def cli() -> None:
 @click.option("--generations", default=100, show_default=True, help="DE generations (paper: 100).")
 @click.option("--search", "search_name", type=click.Choice(["de", "rs", "corner", "cma"]), default=None,
               help="Search: de (differential evolution), rs (Sparse-RS-style random search), corner (CornerSearch "
-                   "scan), cma (CMA-ES); rs/corner/cma plan for --max-queries, else 10,000 [default: attack()'s].")
+                   "scan), cma (CMA-ES); rs/corner/cma plan for --max-queries, else 10,000 [default: rs, or de when "
+                   "--popsize/--generations differ from the paper's].")
 @click.option("--paper", is_flag=True, help="DE with the paper's settings: population 400, 100 generations, rand/1, F = 0.5.")
 @click.option("--max-queries", type=int, default=None, help="Cap on model queries.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")

@@ -103,13 +103,18 @@ class Runner:
             best_fit[active[better]] = f[better]
             best_cand[active[better]] = trials[better, j[better]]
 
-            # Re-verify the most promising apparent success of each image in reference precision.
+            # Re-verify the most promising apparent success of each image in reference precision; when the
+            # reference rejects it (a fast-precision false positive), try that image's next one of this round,
+            # so a false positive cannot hide a true success (searches that never retry a change would lose it).
             flagged = crit.is_adversarial(probs, lab, tg) & evaluated
             flag_fit = np.where(flagged, fitness, np.inf)
-            jf = np.argmin(flag_fit, axis=1)
-            ff = flag_fit[np.arange(a), jf]
-            check = np.isfinite(ff) & (ff < adv_fit[active])
-            if check.any():
+            retry = np.ones(a, dtype=bool)
+            while retry.any():
+                jf = np.argmin(flag_fit, axis=1)
+                ff = flag_fit[np.arange(a), jf]
+                check = retry & np.isfinite(ff) & (ff < adv_fit[active])
+                if not check.any():
+                    break
                 ci = np.nonzero(check)[0]
                 imgs, cand = active[ci], trials[ci, jf[ci]]
                 if model.has_fast_precision:
@@ -127,6 +132,9 @@ class Runner:
                 adv_cand[imgs[upd]] = cand[upd]
                 adv_probs[imgs[upd]] = ref[upd]
                 done[imgs[stop]] = True
+                retry[:] = False
+                retry[ci[~ok]] = True
+                flag_fit[ci[~ok], jf[ci[~ok]]] = np.inf
 
             finished = done[active] | (queries[active] >= budget) | self.search.exhausted(active)
             seconds[active[finished]] = time.perf_counter() - t0
