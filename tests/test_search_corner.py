@@ -96,3 +96,12 @@ def test_bad_settings_are_named():
         make_search("corner", top=0)
     with pytest.raises(InputError):
         make_search("corner", levels=1)
+
+
+def test_greyscale_scan_uses_two_corners(grey_images):
+    from conftest import PlantedPixel
+
+    res = op.attack(PlantedPixel(colour=(255,)), grey_images[:2, :, :, :1], [0, 0], search="corner", stop_on_success=True)
+    assert all(r.success and r.pixels == [(5, 2, 255)] and r.queries <= 8 * 8 * 2 for r in res)
+    miss = op.attack(VulnerableSet([]), grey_images[:1, :, :, :1], [0], search="corner")
+    assert miss[0].queries == 8 * 8 * 2
