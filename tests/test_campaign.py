@@ -66,6 +66,20 @@ def test_different_config_in_same_folder_is_refused(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_runs_from_before_a_setting_existed_resume_with_its_implied_value(tmp_path):
+    from onepixel.campaign.store import ResultStore
+
+    current = {"model": "allconv", "seed": 0, "space": "input", "input_size": [32, 32]}
+    older = {"model": "allconv", "seed": 0}  # written before "space" and "input_size" were recorded
+    ResultStore(tmp_path / "a", older).close()
+    store = ResultStore(tmp_path / "a", current)
+    assert store.config == current  # upgraded in place, so later checks compare every setting
+    store.close()
+    ResultStore(tmp_path / "b", older).close()
+    with pytest.raises(InputError, match="space"):
+        ResultStore(tmp_path / "b", {**current, "space": "file"})
+
+
 def test_units_of_the_protocols():
     imgs, labels = np.array([5, 9]), np.array([3, 0])
     paper = make_units(imgs, labels, [1, 3], "paper", "both", 10, 0)

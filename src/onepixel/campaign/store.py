@@ -25,6 +25,9 @@ _COLUMNS = {
 }
 # Settings that may differ between a run and its resumption without changing any result.
 _VOLATILE = {"onepixel_version", "batch_images", "device", "created", "data_path"}
+# Settings added after the first release, with what runs made before them implicitly used (``None``: anything,
+# because it was fixed by settings that are compared, e.g. the model's input size by its sha).
+_ADDED_LATER: dict[str, Any] = {"space": "input", "input_size": None}
 
 
 class ResultStore:
@@ -55,11 +58,19 @@ class ResultStore:
             self.db.execute("INSERT INTO meta VALUES ('config', ?)", (json.dumps(config, sort_keys=True),))
             self.db.commit()
             return
-        diff = sorted(k for k in set(old) | set(config) if k not in _VOLATILE and old.get(k) != config.get(k))
+        old_filled = dict(old)
+        for key, implied in _ADDED_LATER.items():
+            if key not in old and key in config:
+                old_filled[key] = config[key] if implied is None else implied
+        diff = sorted(k for k in set(old_filled) | set(config)
+                      if k not in _VOLATILE and old_filled.get(k) != config.get(k))
         if diff:
             shown = "; ".join(f"{k}: {old.get(k)!r} here vs {config.get(k)!r} now" for k in diff[:4])
             raise InputError(f"{self.folder} holds a run with a different configuration ({shown}); "
                              "use another --out folder or the same settings to resume")
+        if old_filled != old:  # record the upgraded config so later checks compare every setting
+            self.db.execute("UPDATE meta SET value=? WHERE key='config'", (json.dumps(old_filled, sort_keys=True),))
+            self.db.commit()
 
     def done_uids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT uid FROM attacks")}
