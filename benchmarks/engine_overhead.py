@@ -58,7 +58,7 @@ def main() -> None:
     for _ in range(args.rounds):
         raw_spq.append(raw_seconds_per_query(clf, batch, 400 * args.images))  # before and after each attack
         t0 = time.perf_counter()
-        res = op.attack(clf, imgs, labels, generations=args.generations, seed=0)
+        res = op.attack(clf, imgs, labels, search="de", generations=args.generations, seed=0)
         wall = time.perf_counter() - t0
         q = sum(r.queries + r.verify_queries for r in res) + len(imgs)  # + the clean query per image
         attack_spq.append(wall / q)

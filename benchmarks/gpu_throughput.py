@@ -51,9 +51,9 @@ def main() -> None:
         clf = zoo.load(args.model, device=args.device, batch_size=bs)
         imgs = torch.from_numpy(np.repeat(x, max(1, bs // len(x) + 1), axis=0)[:bs]).to(clf.device)
         raw = raw_forward_qps(clf, imgs)
-        op.attack(clf, x[:8], y[:8], generations=1)  # warm-up (cuDNN autotuning, allocator)
+        op.attack(clf, x[:8], y[:8], search="de", generations=1)  # warm-up (cuDNN autotuning, allocator)
         t0 = time.perf_counter()
-        res = op.attack(clf, x, y, generations=args.generations)
+        res = op.attack(clf, x, y, search="de", generations=args.generations)
         wall = time.perf_counter() - t0
         q = sum(r.queries + r.verify_queries for r in res)
         rows.append({

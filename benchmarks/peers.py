@@ -68,8 +68,9 @@ def onepixel_attacker(name: str, popsize: int, generations: int) -> tuple[str, A
     clf = zoo.load(name)
 
     def attack(image: np.ndarray, label: int, seed: int) -> tuple[np.ndarray, int]:
-        r = op.attack(clf, image[None], np.array([label]), popsize=popsize, generations=generations, seed=seed,
-                      stop_on_success=True)[0]
+        # search="de": the paper's DE like the peers (attack()'s default is the random search)
+        r = op.attack(clf, image[None], np.array([label]), search="de", popsize=popsize, generations=generations,
+                      seed=seed, stop_on_success=True)[0]
         return r.adversarial, r.queries + r.verify_queries
 
     return op.__version__, attack
@@ -168,9 +169,10 @@ def interleaved(name: str, libs: list[str], images: np.ndarray, labels: np.ndarr
 def batched(name: str, images: np.ndarray, labels: np.ndarray, popsize: int, generations: int) -> dict:
     """onepixel's normal mode: all images attacked together."""
     clf = zoo.load(name)
-    op.attack(clf, images[:2], labels[:2], popsize=popsize, generations=1)  # warm-up
+    op.attack(clf, images[:2], labels[:2], search="de", popsize=popsize, generations=1)  # warm-up
     t0 = time.perf_counter()
-    res = op.attack(clf, images, labels, popsize=popsize, generations=generations, seed=0, stop_on_success=True)
+    res = op.attack(clf, images, labels, search="de", popsize=popsize, generations=generations, seed=0,
+                    stop_on_success=True)
     wall = time.perf_counter() - t0
     ok = np.array([r.success for r in res]) & _fooled(name, res.adversarials, labels)
     q = np.array([r.queries + r.verify_queries for r in res])
