@@ -44,7 +44,10 @@ class Classifier(ABC):
         images = images.to(self.device) if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images, dtype=np.uint8)).to(self.device)
         n = images.shape[0]
         which = torch.arange(n, device=self.device)
-        return self._chunks(lambda idx: images.index_select(0, which[idx]), n, reference)
+        # Reference-precision calls are few rows (the clean images, verifications): small fixed chunks keep a
+        # one-image attack from paying a whole padded search chunk in fp32.
+        bs = self.verify_batch_size if reference and self.has_fast_precision else self.batch_size
+        return self._chunks(lambda idx: images.index_select(0, which[idx]), n, reference, bs)
 
     def query(
         self,
