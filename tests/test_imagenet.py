@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 
 import numpy as np
@@ -335,3 +336,15 @@ def test_cli_labels_file_and_errors(tmp_path, capsys):
     (tmp_path / "page.onnx").write_text("<html></html>")
     assert main(["attack", str(photo), "--model", str(tmp_path / "page.onnx")]) == 2
     assert "not an ONNX protobuf" in capsys.readouterr().err
+
+
+@needs_v1
+def test_runtimes_without_their_own_thread_setting_follow_omp_num_threads(monkeypatch):
+    from onepixel.models.base import default_threads
+    from onepixel.models.tflite import TFLiteClassifier
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert default_threads() == 1
+    assert TFLiteClassifier(V1).num_threads == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    assert default_threads() == (os.cpu_count() or 1)

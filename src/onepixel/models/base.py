@@ -9,6 +9,7 @@ depend on its neighbours, so attacking images together gives bit-for-bit the res
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -105,6 +106,13 @@ class Classifier(ABC):
         if not np.isfinite(arr).all():
             raise ModelError("the model returned NaN or infinite scores; check its input scaling and preprocessing")
         return arr
+
+
+def default_threads() -> int:
+    """Threads for a runtime that does not read ``OMP_NUM_THREADS`` itself (TFLite, ONNX Runtime): that
+    variable when set, so one setting pins every backend (e.g. one process per core), else all CPUs."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
 
 
 def to_probabilities(scores: torch.Tensor, output: str) -> torch.Tensor:

@@ -7,14 +7,13 @@ timm exports); uint8 inputs get the raw pixels.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import ModelError
-from .base import Classifier
+from .base import Classifier, default_threads
 from .pytorch import Preprocess
 from .quantised import background_offset, check_output_option, finish, looks_like_probabilities
 
@@ -45,7 +44,7 @@ class OnnxClassifier(Classifier):
         background: ``"auto"`` drops output 0 of 1001-output models (see :mod:`onepixel.models.tflite`).
         layout: ``"auto"``, ``"NCHW"`` or ``"NHWC"``.
         batch_size: rows per run where the batch dimension is dynamic (a fixed one is used as it is).
-        num_threads: intra-op threads (default: all CPUs).
+        num_threads: intra-op threads (default: ``OMP_NUM_THREADS`` if set, else all CPUs).
         class_names: names of the classes, if known.
     """
 
@@ -60,7 +59,7 @@ class OnnxClassifier(Classifier):
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = num_threads or os.cpu_count() or 1
+        opts.intra_op_num_threads = num_threads or default_threads()
         opts.log_severity_level = 3  # keep onnxruntime's warnings off the one-line error channel
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])

@@ -16,14 +16,13 @@ image at a time (``interpreter_batch`` says which happened).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import ModelError
-from .base import Classifier
+from .base import Classifier, default_threads
 from .quantised import background_offset, check_output_option, finish, looks_like_probabilities
 
 #: TFLite's fixed quantisation of softmax outputs: scale 1/256, zero point 0 (uint8) or -128 (int8)
@@ -48,7 +47,7 @@ class TFLiteClassifier(Classifier):
         background: ``"auto"`` drops output 0 of 1001-output models (the classic ImageNet "background"), so
             that outputs are the 1000 ImageNet classes in standard order; True / False to force.
         batch_size: images per interpreter call where the batch dimension can be resized.
-        num_threads: interpreter threads (default: all CPUs).
+        num_threads: interpreter threads (default: ``OMP_NUM_THREADS`` if set, else all CPUs).
         float_input: (scale, offset) from pixels to a float32 input.
         class_names: names of the classes (default: the ImageNet names for 1001-output models).
     """
@@ -63,7 +62,7 @@ class TFLiteClassifier(Classifier):
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
         self._Interpreter = _interpreter_class()
-        self.num_threads = num_threads or os.cpu_count() or 1
+        self.num_threads = num_threads or default_threads()
         self.float_input = float_input
         self.device = torch.device("cpu")
         self._interp = self._make(1)
