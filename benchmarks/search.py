@@ -103,7 +103,7 @@ class TableClassifier(Classifier):
     def probs(self, images: Any, reference: bool = True) -> np.ndarray:
         return self.model.probs(images, reference)
 
-    def query(self, bases, which, x, y, colours, reference=False) -> np.ndarray:
+    def query(self, bases, which, x, y, colours, reference=False, rows_per_image=None) -> np.ndarray:
         x, y, c, which = np.asarray(x), np.asarray(y), np.asarray(colours), np.asarray(which)
         # k copies of one corner change (CornerSearch's scan phase) are one change, in the table; any other
         # candidate goes to the net (same fixed-shape chunks, so the same scores as in a live run).

@@ -70,13 +70,13 @@ def _tiny_net() -> nn.Module:
                          nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_batch_equals_one_by_one(precision):
+@pytest.mark.parametrize("precision,search", [("fp32", "de"), ("bf16", "de"), ("bf16", "rs")])
+def test_batch_equals_one_by_one(precision, search):
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, (5, 10, 10, 3)).astype(np.uint8)
     clf = op.TorchClassifier(_tiny_net(), precision=precision, batch_size=32)
     labels = clf.probs(imgs).argmax(1)
-    kw = dict(popsize=12, generations=6, pixels=2)
+    kw = dict(popsize=12, generations=6, pixels=2) if search == "de" else dict(search="rs", max_queries=200, pixels=2)
     together = op.attack(clf, imgs, labels, seed=[7, 8, 9, 10, 11], **kw)
     for i in range(5):
         alone = op.attack(clf, imgs[i : i + 1], labels[i : i + 1], seed=[7 + i], **kw)[0]
@@ -84,6 +84,19 @@ def test_batch_equals_one_by_one(precision):
         assert alone.queries == together[i].queries
         assert alone.label_prob_after == together[i].label_prob_after
         assert np.array_equal(alone.adversarial, together[i].adversarial)
+
+
+def test_one_image_random_search_pads_its_chunks_to_its_round_not_to_the_batch_size():
+    net, seen = _tiny_net(), []
+    net.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
+    clf = op.TorchClassifier(net, precision="fp32", batch_size=64, delta=False)
+    img = np.random.default_rng(1).integers(0, 256, (10, 10, 3)).astype(np.uint8)
+    label = int(clf.probs(img[None]).argmax())
+    seen.clear()
+    r = op.attack(clf, img, label, search="rs", max_queries=80, threshold=0.0)[0]  # threshold 0: run the budget
+    assert r.queries == 80
+    assert seen.count(8) == 10  # ten rounds of 8 proposals, each one chunk of 8 rows
+    assert sum(seen) <= 80 + 3 * 64  # plus the clean image and verifications, not 10 chunks of 64
 
 
 class LyingFastModel(Classifier):

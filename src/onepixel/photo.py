@@ -194,8 +194,9 @@ class PhotoClassifier(Classifier):
         return torch.from_numpy(self.inner.probs(small, reference=reference))
 
     def query(self, bases: torch.Tensor, which: np.ndarray, x: np.ndarray, y: np.ndarray, colours: np.ndarray,
-              reference: bool = False) -> np.ndarray:
-        """Probabilities of perturbed photos; the search path updates the resized photos incrementally."""
+              reference: bool = False, rows_per_image: int | None = None) -> np.ndarray:
+        """Probabilities of perturbed photos; the search path updates the resized photos incrementally
+        (in chunks of ``batch_size``: the inner model pads nothing it does not need)."""
         if reference:
             return super().query(bases, which, x, y, colours, reference=True)
         resized = self._resized(bases)

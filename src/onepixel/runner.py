@@ -89,7 +89,7 @@ class Runner:
             evaluated = np.arange(p)[None, :] < n_eval[:, None]
             rows, cols = np.nonzero(evaluated)
             pix = decode(trials[rows, cols], space)
-            flat = model.query(bases, active[rows], pix.x, pix.y, pix.colours, reference=False)
+            flat = model.query(bases, active[rows], pix.x, pix.y, pix.colours, reference=False, rows_per_image=p)
             probs = np.zeros((a, p, clean.shape[1]))
             probs[rows, cols] = flat
             fitness = np.where(evaluated, crit.fitness(probs, lab, tg), np.inf)

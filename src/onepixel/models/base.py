@@ -58,10 +58,12 @@ class Classifier(ABC):
         y: np.ndarray,
         colours: np.ndarray,
         reference: bool = False,
+        rows_per_image: int | None = None,
     ) -> np.ndarray:
         """Probabilities of perturbed images: row i is ``bases[which[i]]`` with pixels (x[i], y[i]) set to
         ``colours[i]``. Adapters with incremental inference override this; the default builds each chunk
-        of images with tensor indexing and runs the full forward."""
+        of images with tensor indexing and runs the full forward. ``rows_per_image`` is the search's
+        proposals per image per round, which sets the chunk size (see :meth:`search_chunk`)."""
         dev = self.device
         t_which = torch.as_tensor(which, device=dev)
         t_x, t_y = torch.as_tensor(x, device=dev), torch.as_tensor(y, device=dev)
@@ -70,8 +72,21 @@ class Classifier(ABC):
         def build(idx: torch.Tensor) -> torch.Tensor:
             return apply(bases, t_which[idx], t_x[idx], t_y[idx], t_c[idx])
 
-        bs = self.verify_batch_size if reference and self.has_fast_precision else self.batch_size
+        if reference:
+            bs = self.verify_batch_size if self.has_fast_precision else self.batch_size
+        else:
+            bs = self.search_chunk(self.batch_size, rows_per_image)
         return self._chunks(build, len(which), reference, bs)
+
+    def search_chunk(self, cap: int, rows_per_image: int | None) -> int:
+        """Rows per padded search chunk: ``cap``, or on the CPU, for searches that propose few rows per image
+        per round (the random search: 8), the next power of two of that (at least 8). A one-image random
+        search then pads 8 rows to 8, not to 64 (or 400 under delta inference), and the size still depends
+        only on the search's settings, never on how many images are attacked together, so results per image
+        stay independent of the batch. (Small chunks cost little per row on the CPU; on a GPU they would.)"""
+        if not self.fixed_batch_shape or rows_per_image is None or self.device.type != "cpu":
+            return cap
+        return min(cap, max(8, 1 << max(0, int(rows_per_image) - 1).bit_length()))
 
     def _chunks(self, build, n: int, reference: bool, bs: int | None = None) -> np.ndarray:
         out: list[np.ndarray] = []

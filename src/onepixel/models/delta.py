@@ -145,9 +145,10 @@ class DeltaEngine:
         return np.minimum(side, chw[1]) * 65536 + np.minimum(side, chw[2])
 
     # ----------------------------------------------------------------------------------------- running
-    def chunks(self, bases: torch.Tensor, which: np.ndarray, x: np.ndarray, y: np.ndarray,
-               colours: np.ndarray) -> Iterator[tuple[np.ndarray | None, np.ndarray, torch.Tensor | None]]:
-        """Scores for the rows of one query, as ``(rows, padded_rows, scores)`` per chunk of ``batch_size``.
+    def chunks(self, bases: torch.Tensor, which: np.ndarray, x: np.ndarray, y: np.ndarray, colours: np.ndarray,
+               chunk: int | None = None) -> Iterator[tuple[np.ndarray | None, np.ndarray, torch.Tensor | None]]:
+        """Scores for the rows of one query, as ``(rows, padded_rows, scores)`` per chunk of ``chunk`` rows
+        (default ``batch_size``).
 
         Rows of a class without a plan come back once, together, as ``(None, rows, None)``: the caller
         answers them with the full forward. ``scores`` has one row per entry of ``padded_rows``.
@@ -162,9 +163,10 @@ class DeltaEngine:
                 full.append(rows)
                 continue
             self._prepare(bases, chw)
-            for start in range(0, len(rows), self.batch_size):
-                real = rows[start : start + self.batch_size]
-                padded = np.concatenate([real, np.repeat(real[-1:], self.batch_size - len(real))])
+            bs = chunk or self.batch_size
+            for start in range(0, len(rows), bs):
+                real = rows[start : start + bs]
+                padded = np.concatenate([real, np.repeat(real[-1:], bs - len(real))])
                 scores = self._run(plan, chw, bases, which[padded], x[padded], y[padded], colours[padded])
                 yield real, padded, scores
         if full:

@@ -150,24 +150,26 @@ class TorchClassifier(Classifier):
         return self._delta
 
     def query(self, bases: torch.Tensor, which: np.ndarray, x: np.ndarray, y: np.ndarray, colours: np.ndarray,
-              reference: bool = False) -> np.ndarray:
+              reference: bool = False, rows_per_image: int | None = None) -> np.ndarray:
         """Probabilities of perturbed images; search queries go through delta inference where it applies
         (see ``delta``), the rest (and every reference query) through the full forward."""
         engine = None if reference else self.delta_engine()
         if engine is None or len(which) == 0:
-            return super().query(bases, which, x, y, colours, reference)
+            return super().query(bases, which, x, y, colours, reference, rows_per_image)
         chw = (int(bases.shape[3]), int(bases.shape[1]), int(bases.shape[2]))
         if engine.net(chw) is None:
             if self.delta is True:
                 warnings.warn(f"delta inference is off for this model: {engine.trace_error}", stacklevel=2)
                 self.delta = False
-            return super().query(bases, which, x, y, colours, reference)
+            return super().query(bases, which, x, y, colours, reference, rows_per_image)
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         try:
             with torch.inference_mode():
-                for real, padded, scores in engine.chunks(bases, which, x, y, colours):
+                chunk = self.search_chunk(engine.batch_size, rows_per_image)
+                for real, padded, scores in engine.chunks(bases, which, x, y, colours, chunk):
                     if scores is None:
-                        parts.append((padded, super().query(bases, which[padded], x[padded], y[padded], colours[padded])))
+                        parts.append((padded, super().query(bases, which[padded], x[padded], y[padded], colours[padded],
+                                                            rows_per_image=rows_per_image)))
                     else:
                         self._delta_used = True
                         probs = self._checked(to_probabilities(scores, self.output), len(padded))
