@@ -18,6 +18,10 @@ from .delta import DeltaEngine
 #: under ``delta="auto"`` a window class runs incrementally where its arithmetic bound (full-forward MACs over
 #: delta MACs at the worst position) reaches this: below it, gathers and small-window convolutions eat the gain
 AUTO_DELTA_GAIN = 1.3
+#: under ``delta="auto"``, multi-pixel searches with fewer proposals per image per round than this use the full
+#: forward: their few rows split over several window sizes, each padded to a chunk (one-image random search,
+#: 3 pixels, AllConv: 134 q/s with delta vs 230 without; benchmarks/single_image.py)
+AUTO_DELTA_MIN_ROUND = 64
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,9 @@ class TorchClassifier(Classifier):
             re-verified in fp32); ``"auto"`` picks bf16 where the hardware is fast at it.
         delta: incremental inference for search queries (:mod:`onepixel.models.delta`): recompute only the
             windows of each feature map that the changed pixels reach. ``"auto"`` (default) uses it on CPU
-            for the change sizes where the network's geometry promises a gain (a fixed rule, so runs stay
-            reproducible); ``True`` wherever it is possible; ``False`` never. Delta results match the full
+            for the change sizes where the network's geometry promises a gain, except for multi-pixel searches
+            with small rounds (fewer than 64 proposals per image: the random search), where window sizes
+            split the rows (fixed rules, so runs stay reproducible); ``True`` wherever it is possible; ``False`` never. Delta results match the full
             forward up to rounding, and successes are always re-verified with the full fp32 forward.
         delta_batch_size: rows per delta chunk (default 400: one paper-sized population, larger chunks amortise
             the per-op overhead of small windows).
@@ -154,6 +159,9 @@ class TorchClassifier(Classifier):
         """Probabilities of perturbed images; search queries go through delta inference where it applies
         (see ``delta``), the rest (and every reference query) through the full forward."""
         engine = None if reference else self.delta_engine()
+        small_round = rows_per_image is not None and rows_per_image < AUTO_DELTA_MIN_ROUND
+        if self.delta == "auto" and small_round and x.ndim == 2 and x.shape[1] > 1:
+            engine = None
         if engine is None or len(which) == 0:
             return super().query(bases, which, x, y, colours, reference, rows_per_image)
         chw = (int(bases.shape[3]), int(bases.shape[1]), int(bases.shape[2]))
