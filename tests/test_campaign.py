@@ -126,6 +126,18 @@ def test_metrics_on_hand_made_results():
     assert nt["seconds_per_image"] == 2.0
 
 
+def test_untargeted_rate_among_correctly_classified_images_is_reported_apart():
+    df = _hand_made()
+    df["predicted_before"] = df["label"]
+    extra = df[df["uid"] == "1:1:u"].assign(uid="2:1:u", image=2, predicted_before=0, success=True, predicted_after=0)
+    df = pd.concat([df, extra], ignore_index=True)  # image 2 was misclassified before the attack: "fooled"
+    m = {x["kind"]: x for x in summarize(df, num_classes=3)}
+    assert (m["untargeted"]["successes"], m["untargeted"]["n"]) == (2, 3)
+    c = m["untargeted, correct only"]
+    assert (c["successes"], c["n"], c["confidence"]) == (1, 2, 0.7)
+    assert "untargeted, correct only" not in {x["kind"] for x in summarize(_hand_made(), num_classes=3)}
+
+
 def test_wilson_interval_and_distortion():
     lo, hi = wilson(0, 10)
     assert lo == 0 and 0.25 < hi < 0.35

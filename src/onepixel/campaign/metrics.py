@@ -100,4 +100,14 @@ def summarize(df, num_classes: int | None = None) -> list[dict[str, Any]]:
             m["pairs"] = _pairs(succ["label"], succ["predicted_after"], num_classes)
             m["seconds_per_image"] = float(un["seconds"].mean())
             out.append(m)
+            correct = un[un["predicted_before"] == un["label"]] if "predicted_before" in un else un
+            if 0 < len(correct) < len(un):
+                # The paper's ImageNet protocol samples misclassified photos too, and those count as fooled
+                # from the start; this row is the rate a user of a correct prediction cares about.
+                cs = correct[correct["success"]]
+                conf = float(cs["predicted_prob_after"].mean()) if len(cs) else math.nan
+                c = _base(correct, "untargeted, correct only", int(k), len(cs), len(correct), conf, num_classes)
+                c["pairs"] = _pairs(cs["label"], cs["predicted_after"], num_classes)
+                c["seconds_per_image"] = float(correct["seconds"].mean())
+                out.append(c)
     return out
