@@ -177,8 +177,14 @@ def attack(
 
         t0 = time.perf_counter()
 
+        shown = [0.0]
+
         def update(done: int, total: int, successes: int, queries: int) -> None:
+            now = time.perf_counter()
+            if now - shown[0] < 1.0 and done == bar.n:  # a redraw per round would flood logs
+                return
+            shown[0] = now
             bar.n = done
-            bar.set_postfix(success=f"{successes}/{total}", q_s=f"{queries / max(1e-9, time.perf_counter() - t0):.0f}")
+            bar.set_postfix(success=f"{successes}/{total}", q_s=f"{queries / max(1e-9, now - t0):.0f}")
 
         return runner.run(imgs, labs, tg, seeds, progress=update)

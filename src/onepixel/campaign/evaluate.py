@@ -264,7 +264,11 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
 
     def show(done: int, total: int, successes: int, queries: int) -> None:
         # queries of this batch so far, finished or not: the rate is the engine's real speed
-        elapsed = time.perf_counter() - stats["t0"]
+        now = time.perf_counter()
+        if now - stats.get("shown", 0.0) < 1.0:  # a redraw per round would flood logs
+            return
+        stats["shown"] = now
+        elapsed = now - stats["t0"]
         rate = (stats["queries"] + queries) / max(elapsed, 1e-9)
         bar.set_postfix(success=f"{stats['success']}/{stats['done']}", q_s=f"{rate:,.0f}")
 
