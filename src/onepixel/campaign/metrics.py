@@ -59,6 +59,15 @@ def _pairs(orig, adv, num_classes: int) -> list[list[int]] | None:
     return pairs.tolist()
 
 
+def _untargeted(rows, kind: str, k: int, num_classes: int) -> dict[str, Any]:
+    succ = rows[rows["success"]]
+    conf = float(succ["predicted_prob_after"].mean()) if len(succ) else math.nan
+    m = _base(rows, kind, k, len(succ), len(rows), conf, num_classes)
+    m["pairs"] = _pairs(succ["label"], succ["predicted_after"], num_classes)
+    m["seconds_per_image"] = float(rows["seconds"].mean())
+    return m
+
+
 def summarize(df, num_classes: int | None = None) -> list[dict[str, Any]]:
     """Metrics of one run's results DataFrame (see :func:`onepixel.campaign.load_results`); the class count
     defaults to the run's class list (else the largest class index seen + 1)."""
@@ -94,20 +103,10 @@ def summarize(df, num_classes: int | None = None) -> list[dict[str, Any]]:
             out.append(nt)
         un = at_k[at_k["mode"] == "untargeted"]
         if len(un):
-            succ = un[un["success"]]
-            conf = float(succ["predicted_prob_after"].mean()) if len(succ) else math.nan
-            m = _base(un, "untargeted", int(k), len(succ), len(un), conf, num_classes)
-            m["pairs"] = _pairs(succ["label"], succ["predicted_after"], num_classes)
-            m["seconds_per_image"] = float(un["seconds"].mean())
-            out.append(m)
+            out.append(_untargeted(un, "untargeted", int(k), num_classes))
             correct = un[un["predicted_before"] == un["label"]] if "predicted_before" in un else un
             if 0 < len(correct) < len(un):
                 # The paper's ImageNet protocol samples misclassified photos too, and those count as fooled
                 # from the start; this row is the rate a user of a correct prediction cares about.
-                cs = correct[correct["success"]]
-                conf = float(cs["predicted_prob_after"].mean()) if len(cs) else math.nan
-                c = _base(correct, "untargeted, correct only", int(k), len(cs), len(correct), conf, num_classes)
-                c["pairs"] = _pairs(cs["label"], cs["predicted_after"], num_classes)
-                c["seconds_per_image"] = float(correct["seconds"].mean())
-                out.append(c)
+                out.append(_untargeted(correct, "untargeted, correct only", int(k), num_classes))
     return out
