@@ -172,19 +172,15 @@ def attack(
         return runner.run(imgs, labs, tg, seeds)
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(imgs), unit="img", desc="attack") as bar:
+    with tqdm(total=len(imgs), unit="img", desc="attack", mininterval=1.0, miniters=0) as bar:
         import time
 
         t0 = time.perf_counter()
 
-        shown = [0.0]
-
         def update(done: int, total: int, successes: int, queries: int) -> None:
-            now = time.perf_counter()
-            if now - shown[0] < 1.0 and done == bar.n:  # a redraw per round would flood logs
-                return
-            shown[0] = now
-            bar.n = done
-            bar.set_postfix(success=f"{successes}/{total}", q_s=f"{queries / max(1e-9, now - t0):.0f}")
+            # refresh=False + update(): tqdm redraws at most every mininterval (a redraw per round floods logs)
+            rate = queries / max(1e-9, time.perf_counter() - t0)
+            bar.set_postfix(success=f"{successes}/{total}", q_s=f"{rate:.0f}", refresh=False)
+            bar.update(done - bar.n)
 
         return runner.run(imgs, labs, tg, seeds, progress=update)

@@ -193,7 +193,8 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
     groups: dict[tuple[int, str], list[WorkUnit]] = {}
     for u in todo:
         groups.setdefault((u.pixels, u.mode), []).append(u)
-    bar = tqdm(total=total, initial=already, unit="attack", desc="evaluate", disable=not progress, smoothing=0.05)
+    bar = tqdm(total=total, initial=already, unit="attack", desc="evaluate", disable=not progress, smoothing=0.05,
+               mininterval=1.0, miniters=0)
     stats = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter()}
     batches_run = 0
     try:
@@ -264,13 +265,11 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
 
     def show(done: int, total: int, successes: int, queries: int) -> None:
         # queries of this batch so far, finished or not: the rate is the engine's real speed
-        now = time.perf_counter()
-        if now - stats.get("shown", 0.0) < 1.0:  # a redraw per round would flood logs
-            return
-        stats["shown"] = now
-        elapsed = now - stats["t0"]
+        elapsed = time.perf_counter() - stats["t0"]
         rate = (stats["queries"] + queries) / max(elapsed, 1e-9)
-        bar.set_postfix(success=f"{stats['success']}/{stats['done']}", q_s=f"{rate:,.0f}")
+        # refresh=False + update(0): tqdm redraws at most every mininterval (a redraw per round floods logs)
+        bar.set_postfix(success=f"{stats['success']}/{stats['done']}", q_s=f"{rate:,.0f}", refresh=False)
+        bar.update(0)
 
     results = runner.run(images, labels, targets, [u.seed for u in batch], on_results=store_results, progress=show)
     stats["queries"] += sum(r.queries for r in results)

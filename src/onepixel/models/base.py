@@ -45,10 +45,7 @@ class Classifier(ABC):
         images = images.to(self.device) if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images, dtype=np.uint8)).to(self.device)
         n = images.shape[0]
         which = torch.arange(n, device=self.device)
-        # Reference-precision calls are few rows (the clean images, verifications): small fixed chunks keep a
-        # one-image attack from paying a whole padded search chunk in fp32.
-        bs = self.verify_batch_size if reference and self.has_fast_precision else self.batch_size
-        return self._chunks(lambda idx: images.index_select(0, which[idx]), n, reference, bs)
+        return self._chunks(lambda idx: images.index_select(0, which[idx]), n, reference, self._chunk(reference))
 
     def query(
         self,
@@ -72,11 +69,14 @@ class Classifier(ABC):
         def build(idx: torch.Tensor) -> torch.Tensor:
             return apply(bases, t_which[idx], t_x[idx], t_y[idx], t_c[idx])
 
-        if reference:
-            bs = self.verify_batch_size if self.has_fast_precision else self.batch_size
-        else:
-            bs = self.search_chunk(self.batch_size, rows_per_image)
-        return self._chunks(build, len(which), reference, bs)
+        return self._chunks(build, len(which), reference, self._chunk(reference, rows_per_image))
+
+    def _chunk(self, reference: bool, rows_per_image: int | None = None) -> int:
+        """Rows per chunk. Reference-precision calls are few rows (clean images, verifications): small fixed
+        chunks keep a one-image attack from paying a whole padded search chunk in fp32."""
+        if reference and self.has_fast_precision:
+            return self.verify_batch_size
+        return self.search_chunk(self.batch_size, None if reference else rows_per_image)
 
     def search_chunk(self, cap: int, rows_per_image: int | None) -> int:
         """Rows per padded search chunk: ``cap``, or on the CPU, for searches that propose few rows per image

@@ -158,10 +158,8 @@ class TorchClassifier(Classifier):
               reference: bool = False, rows_per_image: int | None = None) -> np.ndarray:
         """Probabilities of perturbed images; search queries go through delta inference where it applies
         (see ``delta``), the rest (and every reference query) through the full forward."""
-        engine = None if reference else self.delta_engine()
-        small_round = rows_per_image is not None and rows_per_image < AUTO_DELTA_MIN_ROUND
-        if self.delta == "auto" and small_round and x.ndim == 2 and x.shape[1] > 1:
-            engine = None
+        small_multi = rows_per_image is not None and rows_per_image < AUTO_DELTA_MIN_ROUND and x.shape[-1] > 1
+        engine = None if reference or (self.delta == "auto" and small_multi) else self.delta_engine()
         if engine is None or len(which) == 0:
             return super().query(bases, which, x, y, colours, reference, rows_per_image)
         chw = (int(bases.shape[3]), int(bases.shape[1]), int(bases.shape[2]))
