@@ -36,9 +36,16 @@ def test_query_accounting_is_exact(grey_images):
     res = op.attack(model, grey_images, [0, 0, 0], targets=2, seed=0, popsize=20, generations=7)
     assert [r.queries for r in res] == [20 * 8] * 3
     assert [r.generations for r in res] == [7] * 3
-    # every row the model saw: clean images + search queries + the final report of each failure
-    assert model.rows == 3 + sum(r.queries for r in res) + sum(r.verify_queries for r in res)
+    # every row the model saw: clean images + the search queries not answered from memory + the final
+    # report of each failure
+    assert model.rows == 3 + sum(r.model_queries for r in res) + sum(r.verify_queries for r in res)
     assert all(r.verify_queries == 1 for r in res)
+    assert all(0 < r.model_queries <= r.queries for r in res)
+    model = PlantedPixel(strong_target=1)
+    again = op.attack(model, grey_images, [0, 0, 0], targets=2, seed=0, popsize=20, generations=7, memo=False)
+    assert model.rows == 3 + sum(r.queries for r in again) + 3
+    assert [r.model_queries for r in again] == [r.queries for r in again]
+    assert [r.pixels for r in again] == [r.pixels for r in res]
 
 
 def test_max_queries_caps_each_image_exactly(grey_images):

@@ -25,7 +25,7 @@ def test_finds_the_smooth_spot(targets):
         assert r.success and r.predicted_after == 1
         (x, y, *rgb), = r.pixels
         assert abs(x - 9) <= 2 and abs(y - 4) <= 2
-    assert model.rows == 3 + sum(r.queries + r.verify_queries for r in res)
+    assert model.rows == 3 + sum(r.model_queries + r.verify_queries for r in res)
 
 
 def test_three_pixels():

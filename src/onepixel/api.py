@@ -114,6 +114,7 @@ def attack(
     stop_on_success: bool = False,
     progress: bool = False,
     model_options: dict | None = None,
+    memo: bool = True,
 ) -> AttackResults:
     """Few-pixel black-box attack (Su, Vargas & Sakurai's one-pixel attack and stronger successors).
 
@@ -138,6 +139,9 @@ def attack(
         stop_on_success: stop each image at its first verified success instead of at the threshold.
         progress: show a progress bar.
         model_options: options for building the classifier (e.g. ``{"device": "cuda"}``).
+        memo: answer a change the search proposes again from memory instead of querying the model
+            (:mod:`onepixel.memo`; results are identical for a deterministic model, and DE's repeats are most
+            of its late queries). Turn it off for a randomised model (a stochastic defence).
 
     Returns:
         :class:`AttackResults`, one :class:`AttackResult` per image, in input order.
@@ -167,7 +171,7 @@ def attack(
         srch = DifferentialEvolution(popsize, generations, strategy, mutation, crossover)
     else:
         srch = search
-    runner = Runner(clf, crit, srch, int(pixels), max_queries)
+    runner = Runner(clf, crit, srch, int(pixels), max_queries, memo)
     if not progress:
         return runner.run(imgs, labs, tg, seeds)
     from tqdm.auto import tqdm

@@ -13,7 +13,9 @@ class AttackResult:
     """The outcome of attacking one image.
 
     ``queries`` counts the search's model evaluations of perturbed images (in search precision);
-    ``verify_queries`` counts re-evaluations in reference precision (success checks and the final report).
+    ``verify_queries`` counts re-evaluations in reference precision (success checks and the final report);
+    ``model_queries`` is how many of ``queries`` reached the model: a change the search proposed again was
+    answered from memory (:mod:`onepixel.memo`), as the model would have answered it.
     Probabilities "after" are always the reference-precision ones.
     """
 
@@ -34,6 +36,7 @@ class AttackResult:
     seconds: float
     seed: int
     adversarial: np.ndarray = field(repr=False)  # uint8 (H, W, C)
+    model_queries: int = -1  # -1: not recorded
 
     def to_dict(self, with_image: bool = False) -> dict[str, Any]:
         """Plain-Python record (the adversarial image only if asked)."""

@@ -16,6 +16,7 @@ import torch
 
 from .candidates import Pixels, PixelSpace, decode
 from .errors import InputError
+from .memo import QueryMemo, query_keys
 from .models.base import Classifier
 from .objectives import Criterion
 from .results import AttackResult, AttackResults
@@ -35,6 +36,7 @@ class Runner:
         search: the strategy proposing candidates (:mod:`onepixel.search`).
         pixels: how many pixels each candidate changes (k >= 1).
         max_queries: per-image cap on search queries (None: the search's own maximum).
+        memo: answer repeated changes from memory (:mod:`onepixel.memo`); results are identical either way.
     """
 
     model: Classifier
@@ -42,6 +44,9 @@ class Runner:
     search: Search
     pixels: int = 1
     max_queries: int | None = None
+    memo: bool = True
+    #: search queries of the last :meth:`run` that reached the model (the rest were repeats, answered from memory)
+    model_queries: int = 0
 
     def run(
         self,
@@ -79,6 +84,8 @@ class Runner:
         active = np.arange(n)
         t0 = time.perf_counter()
         results: dict[int, AttackResult] = {}
+        memo = QueryMemo(clean.shape[1]) if self.memo else None
+        model_queries = np.zeros(n, dtype=np.int64)
 
         while active.size:
             lab = labels[active]
@@ -88,8 +95,7 @@ class Runner:
             n_eval = np.minimum(p, budget - queries[active])
             evaluated = np.arange(p)[None, :] < n_eval[:, None]
             rows, cols = np.nonzero(evaluated)
-            pix = decode(trials[rows, cols], space)
-            flat = model.query(bases, active[rows], pix.x, pix.y, pix.colours, reference=False, rows_per_image=p)
+            flat = self._search_query(bases, active[rows], decode(trials[rows, cols], space), p, memo, model_queries)
             probs = np.zeros((a, p, clean.shape[1]))
             probs[rows, cols] = flat
             fitness = np.where(evaluated, crit.fitness(probs, lab, tg), np.inf)
@@ -140,18 +146,42 @@ class Runner:
             seconds[active[finished]] = time.perf_counter() - t0
             if finished.any():
                 batch = self._results(active[finished], images, bases, labels, targets, seeds, clean, space, queries,
-                                      verify_queries, rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds)
+                                      verify_queries, rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds,
+                                      model_queries)
                 results.update((r.index, r) for r in batch)
                 if on_results is not None:
                     on_results(batch)
+            if memo is not None:
+                memo.forget(active[finished])
             active = active[~finished]
             if progress is not None:
                 progress(len(results), n, sum(r.success for r in results.values()), int(queries.sum()))
 
+        self.model_queries = int(model_queries.sum())
         return AttackResults(results[i] for i in range(n))
 
+    def _search_query(self, bases: torch.Tensor, which: np.ndarray, pix: Pixels, per_image: int,
+                      memo: QueryMemo | None, model_queries: np.ndarray) -> np.ndarray:
+        """Search-precision probabilities of the changes ``pix`` to ``bases[which]``; with a memo, only changes
+        not asked about before (and each only once per round) reach the model."""
+        if memo is None:
+            np.add.at(model_queries, which, 1)
+            return self.model.query(bases, which, pix.x, pix.y, pix.colours, reference=False, rows_per_image=per_image)
+        keys = query_keys(which, pix)
+        out, found = memo.lookup(keys)
+        missing = np.nonzero(~found)[0]
+        if missing.size:
+            _, first, inverse = np.unique(keys[missing], axis=0, return_index=True, return_inverse=True)
+            ask = missing[first]
+            np.add.at(model_queries, which[ask], 1)
+            fresh = self.model.query(bases, which[ask], pix.x[ask], pix.y[ask], pix.colours[ask], reference=False,
+                                     rows_per_image=per_image)
+            out[missing] = fresh[inverse.reshape(-1)]
+            memo.add(keys[ask], fresh)
+        return out
+
     def _results(self, rows, images, bases, labels, targets, seeds, clean, space, queries, verify_queries, rounds,
-                 best_cand, adv_fit, adv_cand, adv_probs, seconds) -> list[AttackResult]:
+                 best_cand, adv_fit, adv_cand, adv_probs, seconds, model_queries) -> list[AttackResult]:
         """Results of the finished image ``rows``."""
         found = np.isfinite(adv_fit[rows])
         final = np.where(found[:, None], adv_cand[rows], best_cand[rows])
@@ -188,6 +218,7 @@ class Runner:
                 seconds=float(seconds[i]),
                 seed=int(seeds[i]),
                 adversarial=adv,
+                model_queries=int(model_queries[i]),
             ))
         return out
 

@@ -78,13 +78,14 @@ class DeltaEngine:
     Args:
         module: the network in the precision to run (e.g. the bf16 BN-folded copy); it is traced, not changed.
         preprocess: uint8 NHWC -> module input, pointwise per pixel (so a window can be preprocessed alone).
-        batch_size: rows per delta chunk (windows are small, so larger chunks than the full forward's pay).
+        batch_size: rows per delta chunk (each window class pads its last chunk, so not much larger than a round
+            leaves per class).
         min_gain: a window class runs incrementally only where its arithmetic bound (full MACs over delta
             MACs) reaches this; other classes are answered by the full forward.
         cache_bytes: memory budget for cached clean activations.
     """
 
-    def __init__(self, module: nn.Module, preprocess: Callable[..., torch.Tensor], batch_size: int = 400,
+    def __init__(self, module: nn.Module, preprocess: Callable[..., torch.Tensor], batch_size: int = 64,
                  min_gain: float = 1.5, cache_bytes: int = 1 << 30) -> None:
         self.module = module
         self.preprocess = preprocess
