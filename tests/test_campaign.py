@@ -56,6 +56,20 @@ def test_killed_campaign_resumes_to_the_same_results(tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_workers_store_the_same_results_as_one_process(tmp_path):
+    env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run(CMD + ["--out", str(one)], check=True, env=env, capture_output=True)
+    out = subprocess.run(CMD + ["--out", str(two), "--workers", "2"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    pd.testing.assert_frame_equal(_rows(one), _rows(two))
+    assert "54 attacks" in out.stdout
+    # a worker's error is one line per worker, and the command fails without a traceback
+    bad = subprocess.run(CMD[:-2] + ["--protocol", "paper", "--out", str(two), "--workers", "2", "--seed", "1"],
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "different configuration" in bad.stderr
+
+
 def test_different_config_in_same_folder_is_refused(tmp_path):
     env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
     small = CMD[:6] + ["--n", "1", "--popsize", "8", "--generations", "1", "--out", str(tmp_path)]

@@ -137,10 +137,12 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: ONEPIXEL_DATA, cache, download].")
 @click.option("--space", type=click.Choice(["input", "file"]), default="input", show_default=True,
               help="Photo datasets: attack the model input (paper) or the full-resolution photo.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Processes sharing the run (CPU: one per core is fastest; results do not change).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder; re-running resumes.")
 def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
              popsize: int, generations: int, max_queries: int | None, search_name: str, batch_images: int, device: str,
-             data: Path | None, space: str, out: Path) -> None:
+             data: Path | None, space: str, workers: int, out: Path) -> None:
     """Run the paper's (or the strict) evaluation protocol; every attack is stored at once, re-running resumes."""
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
@@ -149,7 +151,7 @@ def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ..
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
                       search=search_name, batch_images=batch_images, data_path=data, space=space,
-                      model_options={"device": device})
+                      model_options={"device": device}, workers=workers)
     print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images")
     click.echo(f"results: {out}/results.sqlite ({len(df)} attacks); report: onepixel report {out}")
 

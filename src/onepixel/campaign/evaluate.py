@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..api import as_classifier
-from ..errors import InputError
+from ..errors import InputError, OnepixelError
 from ..objectives import Targeted, Untargeted
 from ..results import AttackResult
 from ..runner import Runner
@@ -110,6 +112,8 @@ def evaluate(
     model_options: dict | None = None,
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+    _shard: tuple[int, int] | None = None,
 ):
     """Run ``protocol`` on ``n`` images of ``dataset`` and store each attack in ``out``; returns the
     results DataFrame. Re-running with the same settings resumes; other settings are refused.
@@ -123,6 +127,10 @@ def evaluate(
     ``file`` (attack the full-resolution photo; crop and resize are part of the black box). With more than
     ten classes (ImageNet) the ``paper`` protocol is the paper's ImageNet one: one untargeted attack per
     random image, misclassified ones included.
+
+    ``workers`` > 1 runs the attacks in that many processes (each with ``cpu_count / workers`` threads) writing
+    to the same store; every attack's result is the same as in one process (results do not depend on which
+    attacks share a batch). The model must then be a zoo name or a file, which each process loads itself.
     """
     if protocol not in PROTOCOLS:
         raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)} (got {protocol!r})")
@@ -134,6 +142,10 @@ def evaluate(
 
     if space not in ("input", "file"):
         raise InputError(f"space must be 'input' or 'file' (got {space!r})")
+    if workers < 1:
+        raise InputError(f"workers must be >= 1 (got {workers})")
+    if workers > 1 and not isinstance(model, (str, Path)):
+        raise InputError("workers > 1 needs the model as a zoo name or a model file (each process loads its own copy)")
     clf = as_classifier(model, **(model_options or {}))
     data = load_dataset(dataset, split, data_path)
     photos = dataset in PHOTO_DATASETS
@@ -159,19 +171,87 @@ def evaluate(
             units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), "strict", "untargeted", num_classes, seed)
         else:
             units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), protocol, mode, num_classes, seed)
+        total = len(units)
+        if _shard is not None:  # one worker's share: fixed by the unit order, so shards never overlap
+            units = units[_shard[0]::_shard[1]]
         done = store.done_uids()
         todo = [u for u in units if u.uid not in done]
-        _run_units(clf, data, todo, len(units), len(units) - len(todo), store, popsize, generations, max_queries,
-                   1 if space == "file" and photos else batch_images, progress, on_batch,
-                   file_space=space == "file" and photos, search=search.lower())
+        if workers > 1 and todo:
+            kwargs = dict(model=model, out=out, dataset=dataset, split=split, n=n, pixels=pixels, mode=mode,
+                          protocol=protocol, seed=seed, popsize=popsize, generations=generations,
+                          max_queries=max_queries, search=search, batch_images=batch_images, data_path=data_path,
+                          space=space, model_options=model_options)
+            _run_workers(kwargs, workers, store, total, total - len(todo), progress)
+        else:
+            _run_units(clf, data, todo, total, len(units) - len(todo), store, popsize, generations, max_queries,
+                       1 if space == "file" and photos else batch_images, progress, on_batch,
+                       file_space=space == "file" and photos, search=search.lower())
     finally:
         store.close()
+    if _shard is not None:
+        return None
     df = load_results(out)
     from .metrics import summarize
 
     metrics = summarize(df, len(data.classes or []) or 10)
     (Path(out) / "summary.json").write_text(json.dumps(json_safe({"config": config, "metrics": metrics}), indent=1))
     return df
+
+
+def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total: int, already: int,
+                 progress: bool) -> None:
+    """Run ``evaluate`` in ``workers`` processes, each on every ``workers``-th attack, and show their joint
+    progress from the store. A failing worker stops the others; finished attacks stay stored either way."""
+    import multiprocessing as mp
+
+    from tqdm.auto import tqdm
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no forked torch thread pools
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch, TFLite and ONNX Runtime in the children
+    try:
+        procs = [ctx.Process(target=_worker, args=(kwargs, i, workers, threads)) for i in range(workers)]
+        for p in procs:
+            p.start()
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+    bar = tqdm(total=total, initial=already, unit="attack", desc=f"evaluate ({workers} workers)",
+               disable=not progress, smoothing=0.05)
+    t0, q0 = time.perf_counter(), store.progress()[2]
+    try:
+        while any(p.is_alive() for p in procs) and not any(p.exitcode for p in procs):
+            time.sleep(0.5)
+            count, successes, queries = store.progress()
+            rate = (queries - q0) / max(time.perf_counter() - t0, 1e-9)  # finished attacks only
+            bar.set_postfix(success=f"{successes}/{count}", q_s=f"{rate:,.0f}", refresh=False)
+            bar.update(count - bar.n)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+        bar.close()
+    failed = [i for i, p in enumerate(procs) if p.exitcode]
+    if failed:
+        raise OnepixelError(f"{len(failed)} of {workers} workers failed (their messages are above); the attacks "
+                            "they finished are stored: re-run the same command to resume")
+
+
+def _worker(kwargs: dict[str, Any], index: int, workers: int, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        evaluate(**kwargs, progress=False, _shard=(index, workers))
+    except OnepixelError as e:
+        print(f"onepixel: worker {index}: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C reaches every process of the group; the parent reports it once
+        sys.exit(130)
 
 
 def json_safe(v: Any) -> Any:

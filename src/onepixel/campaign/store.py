@@ -37,7 +37,7 @@ class ResultStore:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / DB_NAME
-        self.db = sqlite3.connect(self.path)
+        self.db = sqlite3.connect(self.path, timeout=60)  # worker processes share the store: wait for a writer
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed rows survive a killed process
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -74,6 +74,11 @@ class ResultStore:
 
     def done_uids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT uid FROM attacks")}
+
+    def progress(self) -> tuple[int, int, int]:
+        """``(attacks, successes, queries)`` stored so far (also those other processes stored)."""
+        count, succ, queries = self.db.execute("SELECT COUNT(*), SUM(success), SUM(queries) FROM attacks").fetchone()
+        return int(count), int(succ or 0), int(queries or 0)
 
     def add(self, row: dict[str, Any]) -> None:
         """Append one finished attack (committed at once)."""
