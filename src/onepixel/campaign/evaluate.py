@@ -220,14 +220,15 @@ def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total
         else:
             os.environ["OMP_NUM_THREADS"] = saved
     bar = tqdm(total=total, initial=already, unit="attack", desc=f"evaluate ({workers} workers)",
-               disable=not progress, smoothing=0.05)
+               disable=not progress, smoothing=0.05, mininterval=1.0, miniters=0)
     t0, q0 = time.perf_counter(), store.progress()[2]
     try:
         while any(p.is_alive() for p in procs) and not any(p.exitcode for p in procs):
             time.sleep(0.5)
             count, successes, queries = store.progress()
             rate = (queries - q0) / max(time.perf_counter() - t0, 1e-9)  # finished attacks only
-            bar.set_postfix(success=f"{successes}/{count}", q_s=f"{rate:,.0f}", refresh=False)
+            bar.set_postfix(success=f"{successes}/{count}", q_s=f"{rate:,.0f}" if rate else "(first batch)",
+                            refresh=False)
             bar.update(count - bar.n)
     finally:
         for p in procs:
