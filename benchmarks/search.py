@@ -248,9 +248,13 @@ def figure(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]], path: P
     import matplotlib.pyplot as plt
 
     panels = sorted({(r["model"], r["pixels"], r["mode"]) for r in rows})
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    cols = min(4, len(panels))
+    nrows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
     grid = np.unique(np.geomspace(10, 40_400, 200).astype(int))
-    for ax, (model, k, mode) in zip(axes[0], panels, strict=True):
+    for ax, (model, k, mode) in zip(axes.flat, panels):
         for r in rows:
             if (r["model"], r["pixels"], r["mode"]) != (model, k, mode):
                 continue
