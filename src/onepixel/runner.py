@@ -45,8 +45,6 @@ class Runner:
     pixels: int = 1
     max_queries: int | None = None
     memo: bool = True
-    #: search queries of the last :meth:`run` that reached the model (the rest were repeats, answered from memory)
-    model_queries: int = 0
 
     def run(
         self,
@@ -157,7 +155,6 @@ class Runner:
             if progress is not None:
                 progress(len(results), n, sum(r.success for r in results.values()), int(queries.sum()))
 
-        self.model_queries = int(model_queries.sum())
         return AttackResults(results[i] for i in range(n))
 
     def _search_query(self, bases: torch.Tensor, which: np.ndarray, pix: Pixels, per_image: int,

@@ -198,13 +198,19 @@ def evaluate(
     return df
 
 
+def _progress_bar(total: int, already: int, desc: str, progress: bool):
+    """The campaign's bar of finished attacks; redrawn at most once a second (a redraw per round floods logs)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=already, unit="attack", desc=desc, disable=not progress, smoothing=0.05,
+                mininterval=1.0, miniters=0)
+
+
 def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total: int, already: int,
                  progress: bool) -> None:
     """Run ``evaluate`` in ``workers`` processes, each on every ``workers``-th attack, and show their joint
     progress from the store. A failing worker stops the others; finished attacks stay stored either way."""
     import multiprocessing as mp
-
-    from tqdm.auto import tqdm
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no forked torch thread pools
@@ -219,8 +225,7 @@ def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = saved
-    bar = tqdm(total=total, initial=already, unit="attack", desc=f"evaluate ({workers} workers)",
-               disable=not progress, smoothing=0.05, mininterval=1.0, miniters=0)
+    bar = _progress_bar(total, already, f"evaluate ({workers} workers)", progress)
     t0, q0 = time.perf_counter(), store.progress()[2]
     try:
         while any(p.is_alive() for p in procs) and not any(p.exitcode for p in procs):
@@ -269,13 +274,10 @@ def json_safe(v: Any) -> Any:
 def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store: ResultStore, popsize: int,
                generations: int, max_queries: int | None, batch_images: int, progress: bool,
                on_batch: Callable[[int, int], None] | None, file_space: bool = False, search: str = "de") -> None:
-    from tqdm.auto import tqdm
-
     groups: dict[tuple[int, str], list[WorkUnit]] = {}
     for u in todo:
         groups.setdefault((u.pixels, u.mode), []).append(u)
-    bar = tqdm(total=total, initial=already, unit="attack", desc="evaluate", disable=not progress, smoothing=0.05,
-               mininterval=1.0, miniters=0)
+    bar = _progress_bar(total, already, "evaluate", progress)
     stats = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter()}
     batches_run = 0
     try:
