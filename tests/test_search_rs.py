@@ -163,3 +163,26 @@ def test_attack_defaults_to_rs_and_de_settings_select_de(planted, grey_images):
     assert de[0].queries % 20 == 0  # a DE setting means DE
     paper = op.attack(planted, grey_images[:1], [0], search="de", stop_on_success=True)
     assert paper[0].queries % 400 == 0
+
+
+def _distinct_share(monkeypatch, redraws):
+    """Share of distinct pixel sets among a stuck k = 2 search's proposals (its first set is never beaten)."""
+    from onepixel.search import random as rs_module
+
+    monkeypatch.setattr(rs_module, "REDRAWS", redraws)
+    space = PixelSpace(8, 8, 3, 2)
+    fitness = iter([np.zeros((3, 8))] + [np.ones((3, 8))] * 59)
+    cand = _drive(RandomSearch(budget=1200, batch=8), space, [0, 1, 2], 60, lambda c: next(fitness))
+    pix = decode(cand.reshape(3, -1, space.dim), space)
+    shares = []
+    for i in range(3):
+        sets = {frozenset(zip(pix.x[i, j].tolist(), pix.y[i, j].tolist(), map(tuple, pix.colours[i, j].tolist()), strict=True))
+                for j in range(pix.x.shape[1])}
+        shares.append(len(sets) / pix.x.shape[1])
+    return min(shares)
+
+
+def test_many_pixel_proposals_do_not_repeat(monkeypatch):
+    # Stuck late in the budget, one pixel moved to a neighbour in the far corner leaves few variants.
+    assert _distinct_share(monkeypatch, redraws=0) < 0.8
+    assert _distinct_share(monkeypatch, redraws=8) == 1.0

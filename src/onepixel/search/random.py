@@ -20,7 +20,8 @@ Three additions, because the one-pixel changes that fool a net are few (a median
   to the original colour barely changes the image. Without images all corners are equally likely.
 
 For k = 1 the search never proposes a (location, colour) twice: the space is small (H * W * 8), and once
-every change has been tried the search is exhausted with the oracle's exact answer.
+every change has been tried the search is exhausted with the oracle's exact answer. For k > 1 it redraws a
+variant it has already tried (kept as bits of a per-row bitmap of set hashes), so the budget buys new sets.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from .colours import colour_grid
 
 #: fractions of the budget at which Sparse-RS halves the share of pixels it resamples
 HALVINGS = (0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)
+#: k > 1: how often a repeated proposal is drawn again before it is let through
+REDRAWS = 8
 
 
 @dataclass
@@ -111,6 +114,8 @@ class RandomSearch:
         self._fit = np.full(n, np.inf)
         self._used = np.zeros(n, dtype=np.int64)
         self._visited = np.zeros((n, self._locs * self._m), dtype=bool) if k == 1 else None
+        bits = 1 << min(23, max(10, (32 * self.budget - 1).bit_length()))  # k > 1: bitmap of the sets tried
+        self._tried = np.zeros((n, bits // 8) if k > 1 else (n, 0), dtype=np.uint8)
         if k == 1:
             # Sampling without replacement by weight = sorting by log-weight + Gumbel noise drawn once, so each
             # row keeps one fixed random order (global proposals walk it; local ones take the best local key).
@@ -216,28 +221,80 @@ class RandomSearch:
     def _propose_many(self, rows: np.ndarray) -> None:
         """k > 1: ``batch`` variants of each row's current set, each with m pixels replaced (Sparse-RS).
 
-        Each row draws all its random numbers from its own stream in one call; the rest runs across rows."""
-        n, k, w, h, rad = self.batch, self._space.pixels, self._space.width, self._space.height, self.radius
+        A variant the row has already tried (or that repeats an earlier one of the same batch) is drawn
+        again, up to ``REDRAWS`` times, from the third draw on anywhere and in any corner colour: late in the budget
+        m = 1 and local moves to the far corner leave only a few dozen variants of a stuck set, and each
+        repeat would spend a query on an answer already known (the memo would answer it, but it spends budget). Every random number a row uses comes from its
+        own stream, so its proposals do not depend on the other rows of the batch."""
+        n, k, a = self.batch, self._space.pixels, len(rows)
+        draws = (k, 5 + self._m)
+        u = np.stack([self._rngs[r].random((n, *draws)) for r in rows]).reshape(a * n, *draws)
+        loc, col = (v.reshape(a, n, k) for v in self._vary(np.repeat(rows, n), u, wide=False))
+        for attempt in range(REDRAWS):
+            again = self._repeated(rows, loc, col)
+            if not again.any():
+                break
+            ri, si = np.nonzero(again)  # row-major: each row's slots together, rows in order
+            u = np.concatenate([self._rngs[r].random((c, *draws)) for r, c in zip(rows, again.sum(1)) if c])
+            loc[ri, si], col[ri, si] = self._vary(rows[ri], u, wide=attempt >= 2)
+        self._tried_bits(rows, self._keys_of(loc, col), mark=True)
+        self._prop_loc[rows], self._prop_col[rows] = loc, col
+
+    def _vary(self, rows: np.ndarray, u: np.ndarray, wide: bool) -> tuple[np.ndarray, np.ndarray]:
+        """One variant of the current set of each ``rows`` entry (rows may repeat), from uniforms
+        ``u`` (len(rows), k, 5 + M). ``wide``: no local moves, no centre prior, uniform corner colours."""
+        w, h, rad = self._space.width, self._space.height, self.radius
         side = 2 * rad + 1
-        u = np.stack([self._rngs[r].random((n, k, 5 + self._m)) for r in rows])
-        loc = np.repeat(self._loc[rows][:, None], n, 1)  # (a, n, k)
-        col = np.repeat(self._col[rows][:, None], n, 1)
-        first = ~np.isfinite(self._fit[rows])[:, None, None]  # nothing accepted yet: draw whole random sets
+        loc, col = self._loc[rows], self._col[rows]  # (s, k)
+        first = ~np.isfinite(self._fit[rows])[:, None]  # nothing accepted yet: draw whole random sets
         rank = np.argsort(np.argsort(u[..., 0], axis=-1), axis=-1)  # a random order of each set's k pixels
-        replace = (rank < self._resampled(rows)[:, None, None]) | first
+        replace = (rank < self._resampled(rows)[:, None]) | first
         y, x = np.divmod(loc, w)
         cell = (u[..., 1] * (side * side - 1)).astype(np.int64)
         cell += cell >= side * side // 2  # skip the centre cell: the pixel itself
         dy, dx = np.divmod(cell, side)
         near = np.clip(y + dy - rad, 0, h - 1) * w + np.clip(x + dx - rad, 0, w - 1)
-        anywhere = np.minimum(np.searchsorted(self._where_cdf, u[..., 2]), self._locs - 1)
-        loc = np.where(replace, np.where((u[..., 3] < self.local) & ~first, near, anywhere), loc)
+        if wide:
+            anywhere = (u[..., 2] * self._locs).astype(np.int64)
+        else:
+            anywhere = np.minimum(np.searchsorted(self._where_cdf, u[..., 2]), self._locs - 1)
+        local = (u[..., 3] < self.local) & ~first & (not wide)
+        loc = np.where(replace, np.where(local, near, anywhere), loc)
         # A new pixel landing on another of its set would be wasted: move it anywhere (one pass; rare).
         clash = ((loc[..., :, None] == loc[..., None, :]).sum(-1) > 1) & replace
         loc = np.where(clash, (u[..., 4] * self._locs).astype(np.int64), loc)
         gumbel = -np.log(-np.log(u[..., 5:]))
-        drawn = np.argmax(self._logw[rows[:, None, None], loc] + gumbel, axis=-1)
-        self._prop_loc[rows], self._prop_col[rows] = loc, np.where(replace, drawn, col)
+        drawn = np.argmax(gumbel if wide else self._logw[rows[:, None], loc] + gumbel, axis=-1)
+        return loc, np.where(replace, drawn, col)
+
+    def _keys_of(self, loc: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """A 64-bit hash of each set of k (location, colour) pairs, independent of the pixels' order."""
+        codes = np.sort(loc * self._m + col, axis=-1).astype(np.uint64)
+        h = np.zeros(codes.shape[:-1], dtype=np.uint64)
+        for j in range(codes.shape[-1]):  # splitmix64-style mixing, wrapping modulo 2**64
+            h = (h ^ codes[..., j]) * np.uint64(0x9E3779B97F4A7C15)
+            h ^= h >> np.uint64(29)
+        return h
+
+    def _tried_bits(self, rows: np.ndarray, keys: np.ndarray, mark: bool = False) -> np.ndarray:
+        """Whether each (a, n) key's bit is set in its row's bitmap of tried sets (``mark``: set them).
+
+        A bitmap of ``32 * budget`` bits per row instead of a set of every key: memory stays bounded, and
+        a false "tried" (about 3 % of draws at the end of the budget) only costs a redraw."""
+        bit = (keys & np.uint64(self._tried.shape[1] * 8 - 1)).astype(np.int64)
+        byte, mask = bit >> 3, (1 << (bit & 7)).astype(np.uint8)
+        r = np.broadcast_to(rows[:, None], keys.shape)
+        seen = (self._tried[r, byte] & mask) != 0
+        if mark:
+            np.bitwise_or.at(self._tried, (r, byte), mask)
+        return seen
+
+    def _repeated(self, rows: np.ndarray, loc: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """(a, n): proposals already tried by their row, or equal to an earlier proposal of the batch."""
+        keys = self._keys_of(loc, col)
+        earlier = np.tril(np.ones((keys.shape[1],) * 2, dtype=bool), -1)
+        dup = ((keys[:, :, None] == keys[:, None, :]) & earlier).any(-1)
+        return dup | self._tried_bits(rows, keys)
 
     def tell(self, rows: np.ndarray, fitness: np.ndarray) -> None:
         self._used[rows] += np.isfinite(fitness).sum(1)
