@@ -51,12 +51,13 @@ START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 COLOURS = {"rs": "tab:red", "corner": "tab:orange", "cma": "tab:blue", "de": "tab:green"}
 
 
-def load_model(name: str, weights: str | None) -> Classifier:
-    """A zoo model, optionally from another copy of its shipped weights file."""
+def load_model(name: str, weights: str | None, device: str = "cpu") -> Classifier:
+    """A zoo model on ``device``, optionally from another copy of its shipped weights file."""
     if weights is None:
-        return zoo.load(name)
+        return zoo.load(name, device=device)
     entry = zoo.entries()[name]
-    clf = TorchClassifier(zoo.load_module(name, weights), preprocess=entry.preprocess, num_classes=len(entry.classes))
+    clf = TorchClassifier(zoo.load_module(name, weights), preprocess=entry.preprocess, num_classes=len(entry.classes),
+                          device=device)
     clf.class_names = list(entry.classes)
     clf.sha256 = entry.sha256  # load_module checked the file against it
     return clf
@@ -91,7 +92,7 @@ class TableClassifier(Classifier):
         self.model, self.fast, self.ref, self.width = model, fast, ref, width
         self.has_fast_precision = model.has_fast_precision
         self.num_classes = fast.shape[-1]
-        self.device = torch.device("cpu")
+        self.device = model.device  # the runner keeps the clean images there; non-table queries go to the net
 
     def view(self, rows: slice) -> TableClassifier:
         """The same tables for a slice of the images (the runner numbers a batch's images from 0)."""
@@ -133,7 +134,7 @@ def tables(model: Classifier, images: np.ndarray, labels: np.ndarray, idx: np.nd
     space, colours = PixelSpace(h, w, c, 1), colour_grid(c)
     cand = scan_candidates(space, colours, 0, h * w * len(colours))
     cx, cy, cc = cand[:, 0].astype(int), cand[:, 1].astype(int), cand[:, 2:].astype(np.uint8)
-    bases = torch.from_numpy(np.ascontiguousarray(images))
+    bases = torch.from_numpy(np.ascontiguousarray(images)).to(model.device)
     fast, ref = [], []
     t0 = time.perf_counter()
     for j, i in enumerate(idx):
@@ -320,6 +321,8 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("runs/bench-search"))
     ap.add_argument("--out", type=Path, default=Path("docs"))
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
+    ap.add_argument("--device", default="cpu", help="where the net runs: cpu or cuda (bf16 rounds a little "
+                    "differently there; each cell records its device)")
     ap.add_argument("--weights", nargs="*", default=[], metavar="NAME=FILE",
                     help="load a zoo model's weights from FILE (still checked against the registry's sha256)")
     args = ap.parse_args()
@@ -330,7 +333,7 @@ def main() -> None:
     if args.report_only:
         cells = cached_cells(args)
     for name in [] if args.report_only else args.models:
-        model = load_model(name, dict(w.split("=", 1) for w in args.weights).get(name))
+        model = load_model(name, dict(w.split("=", 1) for w in args.weights).get(name), args.device)
         cache = args.cache / f"{name}-{model.sha256[:12]}"  # results belong to one set of weights
         lo, hi = (int(v) for v in args.exclude.split(":")) if args.exclude else (0, 0)
         idx, images, labels = strict_set(model, args.n, args.data, range(lo, hi))
@@ -356,7 +359,7 @@ def main() -> None:
                     print(f"{key}: {n} images{' (replayed)' if replayed else ''}", file=sys.stderr, flush=True)
                     cell = run_cell(replay if replayed else model, search, k, images[:n], labels[:n], tg,
                                     args.budget, args.seed, args.batch_images)
-                    cell |= {"replayed": replayed, "indices": idx[:n].tolist()}
+                    cell |= {"replayed": replayed, "indices": idx[:n].tolist(), "device": args.device}
                     f.parent.mkdir(parents=True, exist_ok=True)
                     f.write_text(json.dumps(cell))
                     cells[key] = cell
