@@ -205,3 +205,28 @@ def test_auto_rule_and_options():
     assert TorchClassifier(_tiny_net(), precision="fp32", delta=False).delta_engine() is None
     with pytest.raises(op.InputError, match="delta must be"):
         TorchClassifier(_tiny_net(), delta="yes")
+
+
+def test_new_base_images_are_never_scored_on_old_ones_activations():
+    # Each round is a new batch of images in a new tensor, freed before the next: CPython and the allocator
+    # readily hand the next tensor the same id() and address. The engine must still see new images.
+    torch.manual_seed(0)
+    clf = TorchClassifier(_randomise_bn(build("resnet20")), preprocess=Preprocess.cifar10(), precision="fp32",
+                          delta=True, delta_batch_size=8)
+    engine = clf.delta_engine()
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 32, (8, 1)), rng.integers(0, 32, (8, 1))
+    which, colours = np.zeros(8, dtype=np.int64), rng.integers(0, 256, (8, 1, 3)).astype(np.uint8)
+    for _ in range(12):
+        bases = torch.from_numpy(rng.integers(0, 256, (1, 32, 32, 3)).astype(np.uint8))
+        with torch.inference_mode():
+            perturbed = apply(bases, *(torch.as_tensor(a) for a in (which, x, y, colours)))
+            full = clf.reference(clf.preprocess(perturbed))
+            (real, _, scores), = engine.chunks(bases, which, x, y, colours)
+        assert float((scores[: len(real)] - full[real]).abs().max()) <= 1e-4
+        del bases, perturbed
+    with torch.inference_mode():  # an inference tensor has no version counter: identity alone must do
+        bases = torch.from_numpy(rng.integers(0, 256, (1, 32, 32, 3)).astype(np.uint8)) + 0
+        full = clf.reference(clf.preprocess(apply(bases, *(torch.as_tensor(a) for a in (which, x, y, colours)))))
+        (real, _, scores), = engine.chunks(bases, which, x, y, colours)
+        assert float((scores[: len(real)] - full[real]).abs().max()) <= 1e-4

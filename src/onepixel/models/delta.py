@@ -55,7 +55,7 @@ class _CleanCache:
         self.store: dict[tuple[str, float], torch.Tensor] = {}
         self.slot_of: OrderedDict[int, int] = OrderedDict()
         self.capacity = 0
-        self.owner: tuple | None = None
+        self.owner: tuple[torch.Tensor, int] | None = None  # the base images the slots belong to, and their version
 
     def reset(self, keys: dict[tuple[str, float], tuple[int, int, int, int]] | None = None) -> None:
         if keys is not None:
@@ -175,7 +175,10 @@ class DeltaEngine:
 
     def _prepare(self, bases: torch.Tensor, chw: tuple[int, int, int]) -> None:
         """Start a fresh cache when the base images or the set of cached activations change."""
-        owner = (id(bases), bases.data_ptr(), bases._version, tuple(bases.shape))
+        # Identity of the tensor itself, held alive: a freed batch's tensor often comes back at the same address
+        # with the same id() and shape, and the new images would then be scored on the old ones' activations.
+        owner, version = self._cache.owner, _version(bases)
+        same = owner is not None and owner[0] is bases and owner[1] == version
         keys: dict[tuple[str, float], tuple[int, int, int, int]] = {}
         for (shape, _), plan in self._plans.items():
             if plan is None or shape != chw:
@@ -183,9 +186,9 @@ class DeltaEngine:
             for (node, value), pads in plan.caches.items():
                 old = keys.get((node.name, value), (0, 0, 0, 0))
                 keys[(node.name, value)] = tuple(max(a, b) for a, b in zip(old, pads, strict=True))  # type: ignore[assignment]
-        if owner != self._cache.owner or chw != self._shape or not _covers(self._cache.keys, keys):
+        if not same or chw != self._shape or not _covers(self._cache.keys, keys):
             self._cache.reset(keys)
-            self._cache.owner = owner
+            self._cache.owner = (bases, version)
             self._shape = chw
 
     def _slots(self, bases: torch.Tensor, images: np.ndarray) -> np.ndarray:
@@ -390,3 +393,11 @@ def _buckets(n: int) -> list[int]:
 def _covers(have: dict, need: dict) -> bool:
     return all(k in have and all(a >= b for a, b in zip(have[k], p, strict=True)) for k, p in need.items())
 
+
+def _version(t: torch.Tensor) -> int:
+    """The tensor's in-place-write counter; -1 for an inference tensor, which has none (made under
+    ``torch.inference_mode``, it cannot be written outside of it)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return -1
