@@ -70,6 +70,38 @@ def test_workers_store_the_same_results_as_one_process(tmp_path):
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "different configuration" in bad.stderr
 
 
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads child processes from Linux's /proc")
+def test_workers_end_with_a_killed_parent_and_the_run_resumes(tmp_path):
+    env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    subprocess.run(CMD + ["--out", str(full)], check=True, env=env, capture_output=True)
+    cmd = CMD[:-4] + ["--batch-images", "1", "--protocol", "paper", "--workers", "2", "--out", str(cut)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while _count(cut / "results.sqlite") < 6 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+        children = [int(c) for c in f.read().split()]
+    proc.send_signal(signal.SIGKILL)  # no chance to stop its workers itself
+    proc.wait()
+    stored = _count(cut / "results.sqlite")
+    assert len(children) >= 2 and stored < 54, f"the run was not interrupted mid-way ({children}, {stored} stored)"
+    deadline = time.time() + 30
+    while any(_alive(c) for c in children) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(c) for c in children), f"orphaned workers went on attacking ({children})"
+    subprocess.run(cmd, check=True, env=env, capture_output=True)
+    pd.testing.assert_frame_equal(_rows(full), _rows(cut))
+
+
 def test_different_config_in_same_folder_is_refused(tmp_path):
     env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
     small = CMD[:6] + ["--n", "1", "--popsize", "8", "--generations", "1", "--out", str(tmp_path)]

@@ -250,6 +250,7 @@ def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total
 def _worker(kwargs: dict[str, Any], index: int, workers: int, threads: int) -> None:
     import torch
 
+    _exit_with_parent()
     torch.set_num_threads(threads)
     try:
         evaluate(**kwargs, progress=False, _shard=(index, workers))
@@ -258,6 +259,24 @@ def _worker(kwargs: dict[str, Any], index: int, workers: int, threads: int) -> N
         sys.exit(2)
     except KeyboardInterrupt:  # Ctrl-C reaches every process of the group; the parent reports it once
         sys.exit(130)
+
+
+def _exit_with_parent() -> None:
+    """End this worker as soon as its parent is gone. A parent killed outright (SIGKILL, SIGTERM) cannot stop
+    its workers, and an orphan would go on attacking beside a resumed run of the same store. Its attacks in
+    flight are lost; the finished ones are already stored (SQLite rolls back an interrupted write)."""
+    import multiprocessing as mp
+    import threading
+
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def wait_then_exit() -> None:
+        parent.join()  # returns when the parent's sentinel closes, i.e. when it has exited
+        os._exit(3)
+
+    threading.Thread(target=wait_then_exit, daemon=True, name="exit-with-parent").start()
 
 
 def json_safe(v: Any) -> Any:
