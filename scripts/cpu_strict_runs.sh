@@ -4,5 +4,5 @@
 export ONEPIXEL_DATA=${ONEPIXEL_DATA:-../shared/data/cifar10} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 for m in ${MODELS:-allconv resnet20 nin vgg16}; do
   nice -n 15 onepixel evaluate -m "$m" --n "${N:-100}" -k 1 --protocol strict --mode untargeted --workers "${WORKERS:-1}" \
-    --batch-images 100 --out "docs/runs/strict-$m"
+    --batch-images "${BATCH:-10}" --out "docs/runs/strict-$m"
 done
