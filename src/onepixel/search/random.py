@@ -222,10 +222,11 @@ class RandomSearch:
         """k > 1: ``batch`` variants of each row's current set, each with m pixels replaced (Sparse-RS).
 
         A variant the row has already tried (or that repeats an earlier one of the same batch) is drawn
-        again, up to ``REDRAWS`` times, from the third draw on anywhere and in any corner colour: late in the budget
-        m = 1 and local moves to the far corner leave only a few dozen variants of a stuck set, and each
-        repeat would spend a query on an answer already known (the memo would answer it, but it spends budget). Every random number a row uses comes from its
-        own stream, so its proposals do not depend on the other rows of the batch."""
+        again, up to ``REDRAWS`` times, from the third draw on anywhere and in any corner colour: late in the
+        budget m = 1, and local moves to the far corner leave only a few dozen variants of a stuck set; each
+        repeat would spend a query of the budget on an answer already known (the runner's memo saves only the
+        model time). Every random number a row uses comes from its own stream, so its proposals do not depend
+        on the other rows of the batch."""
         n, k, a = self.batch, self._space.pixels, len(rows)
         draws = (k, 5 + self._m)
         u = np.stack([self._rngs[r].random((n, *draws)) for r in rows]).reshape(a * n, *draws)
