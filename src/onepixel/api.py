@@ -174,9 +174,9 @@ def attack(
     runner = Runner(clf, crit, srch, int(pixels), max_queries, memo)
     if not progress:
         return runner.run(imgs, labs, tg, seeds)
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
-    with tqdm(total=len(imgs), unit="img", desc="attack", mininterval=1.0, miniters=0) as bar:
+    with progress_bar(len(imgs), "img", "attack") as bar:
         import time
 
         t0 = time.perf_counter()

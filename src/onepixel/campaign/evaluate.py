@@ -16,6 +16,7 @@ import numpy as np
 from ..api import as_classifier
 from ..errors import InputError, OnepixelError
 from ..objectives import Targeted, Untargeted
+from ..progress import progress_bar
 from ..results import AttackResult
 from ..runner import Runner
 from ..search.de import DifferentialEvolution
@@ -198,14 +199,6 @@ def evaluate(
     return df
 
 
-def _progress_bar(total: int, already: int, desc: str, progress: bool):
-    """The campaign's bar of finished attacks; redrawn at most once a second (a redraw per round floods logs)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=already, unit="attack", desc=desc, disable=not progress, smoothing=0.05,
-                mininterval=1.0, miniters=0)
-
-
 def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total: int, already: int,
                  progress: bool) -> None:
     """Run ``evaluate`` in ``workers`` processes, each on every ``workers``-th attack, and show their joint
@@ -225,7 +218,7 @@ def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = saved
-    bar = _progress_bar(total, already, f"evaluate ({workers} workers)", progress)
+    bar = progress_bar(total, "attack", f"evaluate ({workers} workers)", already, disable=not progress)
     t0, q0 = time.perf_counter(), store.progress()[2]
     try:
         while any(p.is_alive() for p in procs) and not any(p.exitcode for p in procs):
@@ -296,7 +289,7 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
     groups: dict[tuple[int, str], list[WorkUnit]] = {}
     for u in todo:
         groups.setdefault((u.pixels, u.mode), []).append(u)
-    bar = _progress_bar(total, already, "evaluate", progress)
+    bar = progress_bar(total, "attack", "evaluate", already, disable=not progress)
     stats = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter()}
     batches_run = 0
     try:
