@@ -133,6 +133,8 @@ def evaluate(
     to the same store; every attack's result is the same as in one process (results do not depend on which
     attacks share a batch). The model must then be a zoo name or a file, which each process loads itself.
     """
+    # this call's settings as given, for worker processes (each runs evaluate on its share of the attacks)
+    call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "_shard")}
     if protocol not in PROTOCOLS:
         raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)} (got {protocol!r})")
     if mode not in MODES:
@@ -178,11 +180,7 @@ def evaluate(
         done = store.done_uids()
         todo = [u for u in units if u.uid not in done]
         if workers > 1 and todo:
-            kwargs = dict(model=model, out=out, dataset=dataset, split=split, n=n, pixels=pixels, mode=mode,
-                          protocol=protocol, seed=seed, popsize=popsize, generations=generations,
-                          max_queries=max_queries, search=search, batch_images=batch_images, data_path=data_path,
-                          space=space, model_options=model_options)
-            _run_workers(kwargs, workers, store, total, total - len(todo), progress)
+            _run_workers(call, workers, store, total, total - len(todo), progress)
         else:
             _run_units(clf, data, todo, total, len(units) - len(todo), store, popsize, generations, max_queries,
                        1 if space == "file" and photos else batch_images, progress, on_batch,
