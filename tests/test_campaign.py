@@ -207,3 +207,13 @@ def test_evaluate_with_another_search_respects_the_budget(tmp_path, monkeypatch)
     assert df.attrs["config"]["search"] == "rs"
     # a success stops that attack at once (other searches than DE stop at the first verified success)
     assert (df.loc[~df["success"], "queries"] == 50).all()
+
+
+def test_a_model_file_moved_to_another_path_resumes_but_another_file_is_refused(tmp_path):
+    from onepixel.campaign.store import ResultStore
+
+    here = {"model": "../shared/models/net.tflite", "model_sha256": "ab" * 32, "seed": 0}
+    ResultStore(tmp_path, here).close()
+    ResultStore(tmp_path, {**here, "model": "/elsewhere/net.tflite"}).close()  # same bytes, another machine
+    with pytest.raises(InputError, match="model"):
+        ResultStore(tmp_path, {**here, "model": "/elsewhere/net.tflite", "model_sha256": "cd" * 32})

@@ -62,8 +62,11 @@ class ResultStore:
         for key, implied in _ADDED_LATER.items():
             if key not in old and key in config:
                 old_filled[key] = config[key] if implied is None else implied
+        volatile = set(_VOLATILE)
+        if old_filled.get("model_sha256") and old_filled.get("model_sha256") == config.get("model_sha256"):
+            volatile.add("model")  # the same model file by content, given by another path (another machine)
         diff = sorted(k for k in set(old_filled) | set(config)
-                      if k not in _VOLATILE and old_filled.get(k) != config.get(k))
+                      if k not in volatile and old_filled.get(k) != config.get(k))
         if diff:
             shown = "; ".join(f"{k}: {old.get(k)!r} here vs {config.get(k)!r} now" for k in diff[:4])
             raise InputError(f"{self.folder} holds a run with a different configuration ({shown}); "
