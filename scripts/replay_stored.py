@@ -40,9 +40,11 @@ def main() -> None:
     success = np.where(targeted, pred == df.target.fillna(-1).values, pred != df.label.values)
     dp = np.abs(probs[np.arange(len(df)), df.predicted_after.values.astype(int)] - df.predicted_prob_after.values)
     bad = (success != df.success.values.astype(bool)) | (pred != df.predicted_after.values)
+    ok = df.success.values.astype(bool)
     print(f"{args.run}: {len(df)} attacks, {int(df.success.sum())} stored successes; replayed here: "
           f"{int(success.sum())} successes, {int(bad.sum())} verdicts or classes differ; "
-          f"max |probability difference| {dp.max():.2e} (median {np.median(dp):.2e})")
+          f"|probability difference| successes: max {dp[ok].max(initial=0):.2e}, median {np.median(dp[ok]) if ok.any() else 0:.2e}; "
+          f"failures: max {dp[~ok].max(initial=0):.2e}")
     for i in np.nonzero(bad)[0]:
         print(f"  {df.uid.iloc[i]}: stored success={bool(df.success.iloc[i])} class {df.predicted_after.iloc[i]}, "
               f"here success={bool(success[i])} class {pred[i]}")

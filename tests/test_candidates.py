@@ -36,9 +36,26 @@ def test_paper_initialisation_covers_every_row_and_column_equally():
 def test_encode_decode_roundtrip():
     space = PixelSpace(10, 12, 1, 3)
     rng = np.random.default_rng(2)
-    p = Pixels(rng.integers(0, 12, (6, 3)), rng.integers(0, 10, (6, 3)), rng.integers(0, 256, (6, 3, 1)).astype(np.uint8))
+    flat = np.stack([rng.permutation(120)[:3] for _ in range(6)])  # distinct locations (see the next test)
+    p = Pixels(flat % 12, flat // 12, rng.integers(0, 256, (6, 3, 1)).astype(np.uint8))
     q = decode(encode(p), space)
     assert (q.x == p.x).all() and (q.y == p.y).all() and (q.colours == p.colours).all()
+
+
+def test_pixels_on_one_location_all_carry_the_last_colour_so_write_order_does_not_matter():
+    space = PixelSpace(8, 8, 3, 3)
+    cands = np.array([[1, 2, 10, 10, 10, 5, 5, 20, 20, 20, 1.2, 1.8, 30, 30, 30],  # pixels 0 and 2 meet at (1, 2)
+                      [0, 0, 1, 1, 1, 0, 0, 2, 2, 2, 0, 0, 3, 3, 3],  # all three at (0, 0)
+                      [0, 0, 1, 1, 1, 1, 0, 2, 2, 2, 2, 0, 3, 3, 3]])  # no two alike
+    p = decode(cands, space)
+    assert p.colours[0, :, 0].tolist() == [30, 20, 30]
+    assert p.colours[1, :, 0].tolist() == [3, 3, 3]
+    assert p.colours[2, :, 0].tolist() == [1, 2, 3]
+    imgs = torch.zeros(1, 8, 8, 3, dtype=torch.uint8)
+    args = [torch.from_numpy(v) for v in (p.x, p.y, p.colours)]
+    fwd = apply(imgs, torch.zeros(3, dtype=torch.long), *args)
+    rev = apply(imgs, torch.zeros(3, dtype=torch.long), *(a.flip(1) for a in args))  # the other write order
+    assert torch.equal(fwd, rev) and int(fwd[0, 2, 1, 0]) == 30 and int(fwd[1, 0, 0, 0]) == 3
 
 
 def test_apply_matches_a_python_loop_for_rgb_and_grey():
