@@ -52,7 +52,7 @@ db.close()
 PY
   cp "$d/results.sqlite" "$OUT/$n.sqlite"
 done
-tar czf $OUT/cells.tar.gz -C /tmp/bc .
+(cd /tmp/bc && tar czf $OUT/cells.tar.gz $(find . -name 'k*.json'))  # JSON only (the whole cache, with its corner tables, was 104 MB: too big to come back)
 for f in /tmp/logs/*.log; do echo "== $f"; tr '\r' '\n' < "$f" | grep -v '^\s*$' | tail -n 6; done
 tar czf $OUT/logs.tar.gz -C /tmp/logs .
 ls -la $OUT
