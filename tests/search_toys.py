@@ -69,3 +69,19 @@ class SmoothSpot(Counting):
         logits = np.stack([np.full(n, 2.0), 5.0 * pull, 4.0 * pull - 0.5], 1)
         e = np.exp(logits - logits.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
+
+
+class NearColour(Counting):
+    """3 classes; a change at (x0, y0) pulls towards class 1 the closer its colour comes to ``colour`` (a
+    Gaussian of the RGB distance), and fools the model only within ~50 of it. ``colour`` (0, 64, 255) is 64
+    from the nearest cube corner: no corner change fools it, but the corner (0, 0, 255) there lowers the true
+    class more than any other change, as a near miss does on a real net."""
+
+    def __init__(self, x0=5, y0=2, colour=(0, 64, 255)) -> None:
+        super().__init__()
+        self.x0, self.y0, self.colour = x0, y0, np.asarray(colour, float)
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        d = np.linalg.norm(images[:, self.y0, self.x0, :].astype(float) - self.colour, axis=-1)
+        s = np.exp(-((d / 60.0) ** 2))
+        return np.stack([0.9 - 0.85 * s, 0.06 + 0.85 * s, np.full(len(images), 0.04)], 1)

@@ -5,7 +5,7 @@ import onepixel as op
 from onepixel.candidates import PixelSpace, decode
 from onepixel.errors import InputError
 from onepixel.search import RandomSearch, make_search
-from search_toys import PlantedPair, SmoothSpot, VulnerableSet
+from search_toys import NearColour, PlantedPair, SmoothSpot, VulnerableSet
 
 
 def _strip(res):
@@ -89,13 +89,42 @@ def test_one_pixel_proposals_never_repeat_and_stay_in_the_image():
         keys = {(int(x), int(y), tuple(c)) for x, y, c in zip(pix.x[i, :, 0], pix.y[i, :, 0], pix.colours[i, :, 0].tolist(), strict=True)}
         assert len(keys) == 512  # all 8 x 8 x 8 corner changes, each once
     assert set(np.unique(pix.colours)) == {0, 255}
-    rs = RandomSearch(budget=10_000, batch=7)
+    rs = RandomSearch(budget=10_000, batch=7, refine=0)
     rs.start(space, [0])
     rows = np.array([0])
     for _ in range(80):  # past the 512 changes: proposals are padding, never out of range
         c = rs.ask(rows)
         rs.tell(rows, np.ones(c.shape[:2]))
     assert rs.max_queries() == 512 and rs.exhausted(rows).all()
+
+
+def test_after_the_corners_finer_colours_at_the_best_locations_find_a_non_corner_change():
+    imgs = np.full((2, 8, 8, 3), 128, np.uint8)
+    res = op.attack(NearColour(), imgs, [0, 0], search="rs", stop_on_success=True)
+    for r in res:
+        assert r.success and r.pixels == [(5, 2, 0, 64, 255)]
+        assert 512 < r.queries <= 512 + 3 * 30  # all 512 corner changes, then its 3rd-nearest colour at the best spot
+    model = NearColour()
+    res = op.attack(model, imgs, [0, 0], search=RandomSearch(refine=0), stop_on_success=True)
+    assert not any(r.success for r in res) and [r.queries for r in res] == [512, 512]  # the corner oracle's answer
+    assert model.rows == 2 + sum(r.model_queries + r.verify_queries for r in res)
+
+
+def test_refinement_stays_inside_the_budget():
+    model = VulnerableSet([])
+    imgs = np.full((2, 8, 8, 3), 90, np.uint8)
+    for budget, spent in ((600, 600), (10_000, 512 + 512), (300, 300)):
+        res = op.attack(model, imgs, [0, 0], search=RandomSearch(budget=budget, batch=7))
+        assert [r.queries for r in res] == [spent, spent]
+    rs = RandomSearch(budget=10_000, batch=8)
+    rs.start(PixelSpace(8, 8, 3, 1), [0])
+    rows = np.array([0])
+    seen = set()
+    while not rs.exhausted(rows).all():
+        c = rs.ask(rows)
+        seen |= {tuple(v) for v in c[0].tolist()}
+        rs.tell(rows, np.ones(c.shape[:2]))
+    assert rs.max_queries() == 1024 and len(seen) == 1024  # no change is proposed twice, corner or not
 
 
 def test_schedule_resamples_fewer_pixels_as_the_budget_is_used():
@@ -131,7 +160,7 @@ def test_unevaluated_proposals_are_never_accepted():
 
 
 @pytest.mark.parametrize("opts", [{"batch": 0}, {"p_init": 0.0}, {"local": 1.5}, {"radius": 0}, {"temperature": -1.0},
-                                  {"centre": 0.0}, {"elite": 0}])
+                                  {"centre": 0.0}, {"elite": 0}, {"refine": -1}])
 def test_bad_settings_are_named(opts):
     with pytest.raises(InputError):
         make_search("rs", **opts)
