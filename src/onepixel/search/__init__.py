@@ -10,7 +10,7 @@ depend on which other images share the batch.
 name       class                                default budget per image (queries)
 ========== ==================================== ==========================================================
 ``de``     :class:`DifferentialEvolution`       40,400 (the paper: population 400, 100 generations)
-``rs``     :class:`RandomSearch`                10,000 (Sparse-RS-style greedy search over corner colours)
+``rs``     :class:`RandomSearch`                10,000 (Sparse-RS-style; k = 1: corners, then 512 finer)
 ``corner`` :class:`CornerSearch`                H*W*8 scan (8,192 on CIFAR-10); k > 1: 10,000
 ``cma``    :class:`CMAES`                       10,000 (needs ``pip install 'onepixel[cma]'``)
 ``oracle`` :class:`Oracle`                      H*W*8 (every one-pixel corner change; k = 1 only)
