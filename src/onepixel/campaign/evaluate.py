@@ -197,7 +197,7 @@ def evaluate(
     return df
 
 
-def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total: int, already: int,
+def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: int, already: int,
                  progress: bool) -> None:
     """Run ``evaluate`` in ``workers`` processes, each on every ``workers``-th attack, and show their joint
     progress from the store. A failing worker stops the others; finished attacks stay stored either way."""
@@ -208,7 +208,7 @@ def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total
     saved = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch, TFLite and ONNX Runtime in the children
     try:
-        procs = [ctx.Process(target=_worker, args=(kwargs, i, workers, threads)) for i in range(workers)]
+        procs = [ctx.Process(target=_worker, args=(call, i, workers, threads)) for i in range(workers)]
         for p in procs:
             p.start()
     finally:
@@ -238,13 +238,13 @@ def _run_workers(kwargs: dict[str, Any], workers: int, store: ResultStore, total
                             "they finished are stored: re-run the same command to resume")
 
 
-def _worker(kwargs: dict[str, Any], index: int, workers: int, threads: int) -> None:
+def _worker(call: dict[str, Any], index: int, workers: int, threads: int) -> None:
     import torch
 
     _exit_with_parent()
     torch.set_num_threads(threads)
     try:
-        evaluate(**kwargs, progress=False, _shard=(index, workers))
+        evaluate(**call, progress=False, _shard=(index, workers))
     except OnepixelError as e:
         print(f"onepixel: worker {index}: {e}", file=sys.stderr)
         sys.exit(2)
