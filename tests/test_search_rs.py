@@ -215,3 +215,17 @@ def test_many_pixel_proposals_do_not_repeat(monkeypatch):
     # Stuck late in the budget, one pixel moved to a neighbour in the far corner leaves few variants.
     assert _distinct_share(monkeypatch, redraws=0) < 0.8
     assert _distinct_share(monkeypatch, redraws=8) == 1.0
+
+
+def test_refinement_starts_at_its_first_change_when_the_batch_does_not_divide_the_corners():
+    rs = RandomSearch(budget=10_000, batch=7)  # 512 corner changes = 73 rounds of 7 + 1 (the last round padded)
+    rs.start(PixelSpace(8, 8, 3, 1), [0])
+    rows = np.array([0])
+    fine = []
+    while not rs.exhausted(rows).all():
+        c = rs.ask(rows)
+        if rs._used[0] >= 512:
+            fine += [tuple(v) for v in c[0].tolist()]
+        rs.tell(rows, np.ones(c.shape[:2]))
+    first = tuple(np.r_[rs._plan[0][0][0] % 8, rs._plan[0][0][0] // 8, rs._fine[rs._plan[0][1][0, 0]]].tolist())
+    assert fine[0] == first and len(set(fine)) == len(fine) == 511  # 73 rounds from 518 used (6 padded repeats), all new

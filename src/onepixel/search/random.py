@@ -145,6 +145,7 @@ class RandomSearch:
             self._locfit = np.full((n, self._locs), np.inf)
             self._loccol = np.zeros((n, self._locs), dtype=np.int64)  # the best colour seen at each location
             self._plan: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> refinement order (locations, colours)
+            self._fine_pos = np.zeros(n, dtype=np.int64)  # refinement changes proposed so far, per row
         self._prop_loc = np.zeros((n, self.batch, k), dtype=np.int64)
         self._prop_col = np.zeros((n, self.batch, k), dtype=np.int64)
 
@@ -258,8 +259,9 @@ class RandomSearch:
                 dist = np.linalg.norm(self._fine[None] - best[:, None], axis=-1)  # (locations, colours)
                 self._plan[int(r)] = (top, np.argsort(dist, axis=1, kind="stable"))
             top, order = self._plan[int(r)]
-            t = np.minimum(self._used[r] - self._corners + np.arange(self.batch), self._n_refine - 1)
-            rank, slot = np.divmod(np.maximum(t, 0), len(top))
+            t = np.minimum(self._fine_pos[r] + np.arange(self.batch), self._n_refine - 1)
+            self._fine_pos[r] += self.batch
+            rank, slot = np.divmod(t, len(top))
             y, x = np.divmod(top[slot], self._space.width)
             out[i] = np.concatenate([x[:, None], y[:, None], self._fine[order[slot, rank]]], axis=1)
         return out
