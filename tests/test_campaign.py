@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import sqlite3
@@ -217,3 +218,35 @@ def test_a_model_file_moved_to_another_path_resumes_but_another_file_is_refused(
     ResultStore(tmp_path, {**here, "model": "/elsewhere/net.tflite"}).close()  # same bytes, another machine
     with pytest.raises(InputError, match="model"):
         ResultStore(tmp_path, {**here, "model": "/elsewhere/net.tflite", "model_sha256": "cd" * 32})
+
+
+def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
+    from onepixel.campaign import evaluate, verify_run
+
+    env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
+    run = tmp_path / "run"
+    df = evaluate("resnet20", run, n=4, mode="untargeted", protocol="strict", popsize=12, generations=4,
+                  data_path=CIFAR_DIR, progress=False)
+    v = verify_run(run, data_path=CIFAR_DIR)
+    assert v.agrees and v.attacks == 4 and v.successes_here == v.stored_successes == int(df.success.sum())
+    assert v.max_prob_diff_successes < 1e-5 and v.max_prob_diff_failures < 1e-5  # same machine, same fp32
+    verify = [sys.executable, "-m", "onepixel.cli", "verify", str(run)]
+    assert subprocess.run(verify, env=env, capture_output=True).returncode == 0
+
+    con = sqlite3.connect(run / "results.sqlite")  # a stored class this model does not give
+    uid = con.execute("SELECT uid FROM attacks ORDER BY uid LIMIT 1").fetchone()[0]
+    con.execute("UPDATE attacks SET predicted_after = (predicted_after + 1) % 10 WHERE uid = ?", (uid,))
+    con.commit()
+    r = subprocess.run(verify, env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and "1 differ" in r.stdout and uid in r.stdout
+
+    changes = con.execute("SELECT changes FROM attacks WHERE uid = ?", (uid,)).fetchone()[0]
+    old = json.loads(changes)
+    old[0][-1] = (old[0][-1] + 1) % 256  # the image's own colour no longer matches: other data than the run's
+    con.execute("UPDATE attacks SET changes = ? WHERE uid = ?", (json.dumps(old), uid))
+    con.commit()
+    con.close()
+    r = subprocess.run(verify, env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "--data" in r.stderr
+    r = subprocess.run(verify + ["--model", "allconv"], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "sha256" in r.stderr and "Traceback" not in r.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, needs_shared
-from onepixel.campaign import evaluate, summarize
+from onepixel.campaign import evaluate, summarize, verify_run
 
 PHOTOS = SHARED / "data" / "imagenet-sample"
 MODEL = SHARED / "models" / "imagenet" / "mobilenet_v1_0.25_128_quant.tflite"
@@ -28,3 +28,5 @@ def test_imagenet_sample_both_spaces(tmp_path, space):
     assert m[0]["kind"] == "untargeted" and m[0]["pairs"] is None
     assert np.isfinite(m[0]["mean_queries"])
     assert df.attrs["config"]["space"] == space
+    v = verify_run(tmp_path / space, data_path=PHOTOS)  # rebuilt here from the stored changes: same classes
+    assert v.agrees and v.attacks == 2 and v.max_prob_diff_successes == v.max_prob_diff_failures == 0.0

@@ -157,6 +157,26 @@ def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ..
 
 
 @cli.command()
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--model", "-m", default=None, help="The run's model, where it moved [default: as stored; sha256-checked].")
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: as stored, ONEPIXEL_DATA, cache].")
+@click.option("--device", default="cpu", show_default=True)
+def verify(run: Path, model: str | None, data: Path | None, device: str) -> None:
+    """Re-classify every stored attack here, in reference precision; exit 1 if any verdict differs."""
+    from .campaign import verify_run
+
+    v = verify_run(run, model=model, data_path=data, device=device)
+    click.echo(f"{run}: {v.attacks} attacks; successes stored {v.stored_successes}, here {v.successes_here}; "
+               f"{len(v.disagreements)} differ in class or verdict; largest probability difference "
+               f"{v.max_prob_diff_successes:.1e} (successes), {v.max_prob_diff_failures:.1e} (failures)")
+    for d in v.disagreements:
+        click.echo(f"  {d['uid']}: stored class {d['stored_class']} (success {d['stored_success']}), "
+                   f"here class {d['class_here']} (success {d['success_here']})")
+    if not v.agrees:
+        raise SystemExit(1)
+
+
+@cli.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Report folder [default: the first run folder].")

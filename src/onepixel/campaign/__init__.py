@@ -4,5 +4,6 @@ from .evaluate import evaluate
 from .metrics import summarize
 from .protocol import WorkUnit, make_units
 from .store import ResultStore, load_results
+from .verify import Verification, verify_run
 
-__all__ = ["ResultStore", "WorkUnit", "evaluate", "load_results", "make_units", "summarize"]
+__all__ = ["ResultStore", "Verification", "WorkUnit", "evaluate", "load_results", "make_units", "summarize", "verify_run"]
