@@ -56,6 +56,8 @@ def test_pixels_on_one_location_all_carry_the_last_colour_so_write_order_does_no
     fwd = apply(imgs, torch.zeros(3, dtype=torch.long), *args)
     rev = apply(imgs, torch.zeros(3, dtype=torch.long), *(a.flip(1) for a in args))  # the other write order
     assert torch.equal(fwd, rev) and int(fwd[0, 2, 1, 0]) == 30 and int(fwd[1, 0, 0, 0]) == 3
+    assert p.as_rows((0,)) == [(1, 2, 30, 30, 30), (5, 5, 20, 20, 20)]  # the changed pixels, one per location
+    assert p.as_rows((1,)) == [(0, 0, 3, 3, 3)] and len(p.as_rows((2,))) == 3
 
 
 def test_apply_matches_a_python_loop_for_rgb_and_grey():

@@ -62,9 +62,11 @@ class Pixels:
     colours: np.ndarray
 
     def as_rows(self, index: tuple = ()) -> list[tuple[int, ...]]:
-        """The changes of one candidate as a list of ``(x, y, c_1, ..., c_C)`` integer tuples."""
+        """The changed pixels of one candidate as ``(x, y, c_1, ..., c_C)`` integer tuples, one per location
+        (where several of its k pixels coincide, the image holds the last one's colour: that one is listed)."""
         xs, ys, cs = self.x[index], self.y[index], self.colours[index]
-        return [(int(xs[j]), int(ys[j]), *(int(v) for v in cs[j])) for j in range(len(xs))]
+        rows = {(int(xs[j]), int(ys[j])): tuple(int(v) for v in cs[j]) for j in range(len(xs))}  # later ones win
+        return [(x, y, *c) for (x, y), c in rows.items()]
 
 
 def decode(candidates: np.ndarray, space: PixelSpace) -> Pixels:
