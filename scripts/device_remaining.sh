@@ -19,6 +19,7 @@ export PYTHONPATH=$PWD/src:/tmp/site PYTHONUNBUFFERED=1 ONEPIXEL_DATA=$PWD/.dev/
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
 python3 -c "import cma, ai_edge_litert.interpreter, torch; print('imports ok, torch', torch.__version__)" || exit 4
 mkdir -p /tmp/logs /tmp/runs /tmp/bc && cp -r docs/measurements/search-cells/. /tmp/bc/
+rm -f /tmp/bc/vgg16-*/k1-*-rs-*.json  # computed before rs's refinement (session 6): measure them again
 
 paper() {  # name evaluate-args...
   local name=$1; shift
