@@ -8,7 +8,6 @@ probability. Works for CIFAR-10 runs and for photo runs in both attack spaces.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 
 from ..api import as_classifier
 from ..errors import InputError
-from .evaluate import PHOTO_DATASETS, load_dataset, model_input_view
+from .evaluate import PHOTO_DATASETS, _model_identity, load_dataset, model_input_view
 from .store import load_results
 
 
@@ -49,15 +48,11 @@ def verify_run(run: str | Path, model: str | None = None, data_path: str | Path 
     spec = model or config.get("model")
     if not spec:
         raise InputError(f"{run}: the run does not name its model; pass --model")
-    if Path(spec).is_file() and config.get("model_sha256"):
-        got = hashlib.sha256(Path(spec).read_bytes()).hexdigest()
-        if got != config["model_sha256"]:
-            raise InputError(f"{spec} has sha256 {got[:12]}…, the run was made with {config['model_sha256'][:12]}…; "
-                             "pass the run's model file with --model")
     clf = as_classifier(spec, device=device)
-    if getattr(clf, "sha256", None) and config.get("model_sha256") and clf.sha256 != config["model_sha256"]:
-        raise InputError(f"zoo model {spec} has sha256 {clf.sha256[:12]}…, the run was made with "
-                         f"{config['model_sha256'][:12]}…")
+    want, got = config.get("model_sha256"), _model_identity(spec, clf).get("model_sha256")  # as evaluate records it
+    if want and got != want:
+        raise InputError(f"model {spec} has sha256 {str(got)[:12]}…, the run was made with {want[:12]}…; "
+                         "pass the run's model with --model")
     name, _, split = str(config.get("dataset", "cifar10/test")).partition("/")
     data = load_dataset(name, split or "test", data_path or config.get("data_path"))
     if name in PHOTO_DATASETS and config.get("space", "input") == "file":

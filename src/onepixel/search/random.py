@@ -178,14 +178,12 @@ class RandomSearch:
             self._propose_many(rows)
             return self._candidates(self._prop_loc[rows], self._prop_col[rows])
         fine = self._used[rows] >= self._corners  # k = 1: corners done, refining
-        if not fine.any():
-            self._propose_one(rows)
-            return self._candidates(self._prop_loc[rows], self._prop_col[rows])
         out = np.empty((len(rows), self.batch, self._space.dim))
         if (~fine).any():
             self._propose_one(rows[~fine])
             out[~fine] = self._candidates(self._prop_loc[rows[~fine]], self._prop_col[rows[~fine]])
-        out[fine] = self._propose_fine(rows[fine])
+        if fine.any():
+            out[fine] = self._propose_fine(rows[fine])
         return out
 
     def _candidates(self, loc: np.ndarray, col: np.ndarray) -> np.ndarray:
