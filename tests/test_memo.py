@@ -107,3 +107,33 @@ def test_runner_results_are_identical_with_and_without_memo(targeted):
     assert total == 3 * 40 * 61 and on_queries < 0.8 * total
     assert on_model.fn.rows == on_queries + 3 + 3  # + clean images + the failures' final check
     assert off_model.fn.rows == total + 3 + 3
+
+
+def test_answers_stay_exact_through_adds_forgets_and_compactions():
+    """A random mix of rounds, repeats and finished images against a plain dict: every answer found is the
+    one stored for that exact key, nothing of a forgotten image is found, and with room for all nothing is lost."""
+    rng = np.random.default_rng(1)
+    memo, truth = QueryMemo(classes=4), {}
+    for r in range(60):
+        keys = np.column_stack([rng.integers(0, 6, 50), rng.integers(0, 8, (50, 2)), rng.integers(0, 4, (50, 3))])
+        keys = np.unique(keys.astype(np.int64), axis=0)
+        out, found = memo.lookup(keys)
+        for key, row, hit in zip(map(tuple, keys), out, found):
+            assert hit == (key in truth) and (not hit or row.tolist() == truth[key])
+        answers = rng.random((len(keys), 4))
+        memo.add(keys[~found], answers[~found])
+        truth.update({tuple(k): a.tolist() for k, a in zip(keys[~found], answers[~found])})
+        if r % 7 == 6:
+            gone = rng.choice(6, 2, replace=False)
+            memo.forget(gone)
+            truth = {k: v for k, v in truth.items() if k[0] not in gone}
+    assert len(memo) == len(truth)
+
+
+def test_store_memory_stays_within_the_limit_plus_one_round():
+    memo = QueryMemo(classes=1000, max_bytes=8 * (1 + 6 + 1000 + 1) * 500)  # room for 500 answers
+    rng = np.random.default_rng(2)
+    for _ in range(40):
+        keys = np.column_stack([np.zeros(100), rng.integers(0, 224, (100, 2)), rng.integers(0, 256, (100, 3))])
+        memo.add(keys.astype(np.int64), rng.random((100, 1000)))
+        assert len(memo) <= 500 and len(memo._answers) <= 500 + 100
