@@ -13,7 +13,7 @@ import pytest
 from conftest import CIFAR_DIR, needs_shared
 from onepixel.campaign import load_results, summarize
 from onepixel.campaign.metrics import distortion, wilson
-from onepixel.campaign.protocol import make_units
+from onepixel.campaign.protocol import attacks_per_image, make_units
 from onepixel.errors import InputError
 
 pytestmark = needs_shared(CIFAR_DIR)
@@ -136,6 +136,19 @@ def test_units_of_the_protocols():
     both = make_units(imgs, labels, [1], "strict", "both", 10, 0)
     assert len(both) == 2 * 10
     assert len({u.uid for u in paper}) == len(paper)
+
+
+def test_the_paper_protocol_on_imagenet_is_one_untargeted_attack_per_image():
+    units = make_units(np.array([5, 9]), np.array([3, 700]), [1], "paper", "both", 1000, 0)
+    assert [(u.image, u.target) for u in units] == [(5, None), (9, None)]
+
+
+@pytest.mark.parametrize("classes", [10, 1000])
+@pytest.mark.parametrize("protocol", ["paper", "strict"])
+@pytest.mark.parametrize("mode", ["untargeted", "targeted", "both"])
+def test_attacks_per_image_counts_what_make_units_makes(protocol, mode, classes):
+    units = make_units(np.array([5, 9, 11]), np.array([3, 0, 7]), [1, 3], protocol, mode, classes, 0)
+    assert len(units) == 3 * 2 * attacks_per_image(protocol, mode, classes)
 
 
 def _hand_made():

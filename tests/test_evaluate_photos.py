@@ -5,6 +5,7 @@ import pytest
 
 from conftest import SHARED, needs_shared
 from onepixel.campaign import evaluate, summarize, verify_run
+from onepixel.report import write_report
 
 PHOTOS = SHARED / "data" / "imagenet-sample"
 MODEL = SHARED / "models" / "imagenet" / "mobilenet_v1_0.25_128_quant.tflite"
@@ -30,3 +31,9 @@ def test_imagenet_sample_both_spaces(tmp_path, space):
     assert df.attrs["config"]["space"] == space
     v = verify_run(tmp_path / space, data_path=PHOTOS)  # rebuilt here from the stored changes: same classes
     assert v.agrees and v.attacks == 2 and v.max_prob_diff_successes == v.max_prob_diff_failures == 0.0
+    if space == "input":
+        _, md = write_report([tmp_path / space], tmp_path / "report", gallery=0)
+        text = md.read_text()
+        assert "Incomplete run" not in text  # 2 photos, one untargeted attack each: complete
+        assert "(paper 16.04 %)" in text and "mobilenet_v1_0.25_128_quant.tflite — paper protocol" in text
+        assert "one untargeted attack per image" in text and "DE population 10 × 2 generations" in text

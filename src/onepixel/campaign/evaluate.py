@@ -169,11 +169,7 @@ def evaluate(
     try:
         chosen = _select_images(clf, data, n, protocol, seed)
         num_classes = len(data.classes or []) or int(clf.num_classes or data.labels.max() + 1)
-        if num_classes > 10 and protocol == "paper":
-            # The paper's ImageNet experiment: one untargeted attack per random image.
-            units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), "strict", "untargeted", num_classes, seed)
-        else:
-            units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), protocol, mode, num_classes, seed)
+        units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), protocol, mode, num_classes, seed)
         total = len(units)
         if _shard is not None:  # one worker's share: fixed by the unit order, so shards never overlap
             units = units[_shard[0]::_shard[1]]

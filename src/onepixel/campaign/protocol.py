@@ -4,6 +4,9 @@
   toward each of the other classes; "non-targeted" success = at least one of those targeted attacks.
 * ``strict``: correctly classified images only; a true untargeted attack (mode ``untargeted``), plus
   the targeted attacks toward every other class (mode ``targeted``).
+
+With more than ten classes (ImageNet) ``paper`` is the paper's ImageNet experiment instead: one untargeted
+attack per random image, misclassified ones included (999 targeted attacks per photo would be absurd).
 """
 
 from __future__ import annotations
@@ -47,15 +50,34 @@ def unit_seed(seed: int, image: int, pixels: int, target: int | None) -> int:
     return zlib.crc32(f"{seed}/{image}/{pixels}/{target}".encode())
 
 
+def imagenet_rule(protocol: str, num_classes: int) -> bool:
+    """Whether the paper protocol means the paper's ImageNet experiment (one untargeted attack per image)."""
+    return protocol == "paper" and num_classes > 10
+
+
+def attack_kinds(protocol: str, mode: str, num_classes: int) -> tuple[bool, bool]:
+    """``(untargeted, targeted)``: which attacks each image gets (targeted: one per other class)."""
+    if imagenet_rule(protocol, num_classes):
+        return True, False
+    return protocol == "strict" and mode in ("untargeted", "both"), protocol == "paper" or mode in ("targeted", "both")
+
+
+def attacks_per_image(protocol: str, mode: str, num_classes: int) -> int:
+    """How many attacks one image gets for one pixel count."""
+    untargeted, targeted = attack_kinds(protocol, mode, num_classes)
+    return int(untargeted) + (num_classes - 1) * int(targeted)
+
+
 def make_units(images: np.ndarray, labels: np.ndarray, pixels: list[int], protocol: str, mode: str,
                num_classes: int, seed: int) -> list[WorkUnit]:
     """Work units for dataset ``images`` (indices) with their true ``labels``."""
+    untargeted, targeted = attack_kinds(protocol, mode, num_classes)
     units = []
     for k in pixels:
         for img, lab in zip(images.tolist(), labels.tolist()):
-            if protocol == "strict" and mode in ("untargeted", "both"):
+            if untargeted:
                 units.append(WorkUnit(img, lab, k, None, unit_seed(seed, img, k, None)))
-            if protocol == "paper" or mode in ("targeted", "both"):
+            if targeted:
                 for t in range(num_classes):
                     if t != lab:
                         units.append(WorkUnit(img, lab, k, t, unit_seed(seed, img, k, t)))

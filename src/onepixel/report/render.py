@@ -13,6 +13,7 @@ import jinja2
 import numpy as np
 
 from ..campaign.metrics import summarize
+from ..campaign.protocol import attacks_per_image, imagenet_rule
 from ..campaign.store import load_results
 from . import figures
 from .tables import DETAIL_HEADER, detail_rows, markdown_table, paper_layout
@@ -42,6 +43,7 @@ class RunSection:
     figures: list[Figure]
     gallery: list[Figure]
     note: str = ""
+    settings: str = ""
 
 
 def _slug(text: str) -> str:
@@ -96,15 +98,43 @@ def _gallery(df, cfg: dict[str, Any], classes: list[str], n: int, slug: str) -> 
     return out, ""
 
 
+def _model_name(cfg: dict[str, Any]) -> str:
+    """A zoo name as it is, a model file by its file name (the full path is in the settings line)."""
+    return Path(str(cfg.get("model", "?"))).name
+
+
+def _paper_key(cfg: dict[str, Any]) -> str:
+    """Which of the paper's results a run sits beside: its net for CIFAR-10, the ImageNet experiment for photos."""
+    return "imagenet" if cfg.get("dataset") == "imagenet-sample" else str(cfg.get("model", "")).lower()
+
+
+def _settings(cfg: dict[str, Any], num_classes: int) -> str:
+    """The run's settings in one sentence (what was attacked, how, with which search and budget)."""
+    parts = [f"dataset {cfg.get('dataset', '?')}"]
+    if cfg.get("dataset") in ("imagenet-sample", "photos"):
+        parts[0] += f" ({cfg.get('space', 'input')} space)"
+    parts.append(f"{cfg.get('n', '?')} images, pixels {', '.join(map(str, cfg.get('pixels', [])))}")
+    if imagenet_rule(cfg.get("protocol", ""), num_classes):
+        parts.append("one untargeted attack per image (the paper's ImageNet protocol)")
+    else:
+        parts.append(f"mode {cfg.get('mode', '?')}")
+    search = cfg.get("search", "de")
+    if search == "de":
+        parts.append(f"DE population {cfg.get('popsize')} × {cfg.get('generations')} generations")
+    else:
+        parts.append(f"search {search}")
+    if cfg.get("max_queries"):
+        parts.append(f"at most {cfg['max_queries']:,} queries per attack")
+    parts.append(f"seed {cfg.get('seed')}")
+    if cfg.get("model_sha256"):
+        parts.append(f"model {cfg.get('model')} (sha256 {cfg['model_sha256'][:16]}…)")
+    return ", ".join(parts) + "."
+
+
 def _planned(cfg: dict[str, Any], num_classes: int) -> int | None:
     """Attacks the run's configuration asks for, when the configuration says enough to count them."""
     try:
-        per_image = 0
-        if cfg["protocol"] == "strict" and cfg["mode"] in ("untargeted", "both"):
-            per_image += 1
-        if cfg["protocol"] == "paper" or cfg["mode"] in ("targeted", "both"):
-            per_image += num_classes - 1
-        return int(cfg["n"]) * len(cfg["pixels"]) * per_image
+        return int(cfg["n"]) * len(cfg["pixels"]) * attacks_per_image(cfg["protocol"], cfg["mode"], num_classes)
     except (KeyError, TypeError):
         return None
 
@@ -114,7 +144,7 @@ def _section(folder: Path, gallery: int) -> RunSection:
     cfg = df.attrs["config"]
     classes = cfg.get("classes") or [str(i) for i in range(10)]
     metrics = summarize(df, len(classes))
-    name = f"{cfg.get('model', '?')} — {cfg.get('protocol', '?')} protocol ({folder.name})"
+    name = f"{_model_name(cfg)} — {cfg.get('protocol', '?')} protocol ({folder.name})"
     slug = _slug(folder.name)
     figs = []
     for m in metrics:
@@ -132,7 +162,8 @@ def _section(folder: Path, gallery: int) -> RunSection:
         note = (f"Incomplete run: {len(df)} of {planned} attacks finished (the tables count complete images only "
                 f"for non-targeted rates). Re-running the same `onepixel evaluate` command resumes it. ") + note
     rows = detail_rows(metrics)
-    return RunSection(name, str(folder), cfg, metrics, markdown_table(DETAIL_HEADER, rows), rows, figs, gal, note)
+    return RunSection(name, str(folder), cfg, metrics, markdown_table(DETAIL_HEADER, rows), rows, figs, gal, note,
+                      _settings(cfg, len(classes)))
 
 
 def write_report(runs: list[str | Path], out: str | Path, gallery: int = 8) -> tuple[Path, Path]:
@@ -144,7 +175,7 @@ def write_report(runs: list[str | Path], out: str | Path, gallery: int = 8) -> t
         curves += _curves(load_results(r), s.config.get("model", Path(r).name))
     overview = [Figure("success-vs-queries.png", "Success rate against the per-attack query budget",
                        figures.success_curves(curves, "Success vs queries"))] if curves else []
-    header, rows = paper_layout([(s.name, str(s.config.get("model", "")).lower(), s.metrics) for s in sections])
+    header, rows = paper_layout([(s.name, _paper_key(s.config), s.metrics) for s in sections])
     files = out / "report_files"
     files.mkdir(parents=True, exist_ok=True)
     for fig in overview + [f for s in sections for f in s.figures + s.gallery]:

@@ -5,14 +5,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# Su et al., Table IV (Kaggle CIFAR-10, 1 pixel) and Table V (AllConv, 3 / 5 pixels); Table VIII (strict).
+# Su et al., Table IV (Kaggle CIFAR-10, 1 pixel) and Table V (AllConv, 3 / 5 pixels); Table VIII (strict); the
+# ImageNet experiment (BVLC AlexNet, 227 px, one untargeted attack per image). Keys are paper_layout's row labels.
 PAPER = {
     ("allconv", 1): {"non-targeted": 0.6871, "targeted": 0.1982, "confidence": 0.7940, "untargeted": 0.2260},
     ("nin", 1): {"non-targeted": 0.7166, "targeted": 0.2315, "confidence": 0.7502, "untargeted": 0.3520},
     ("vgg16", 1): {"non-targeted": 0.6353, "targeted": 0.1648, "confidence": 0.6767, "untargeted": 0.3140},
     ("allconv", 3): {"non-targeted": 0.8653, "targeted": 0.4057},
     ("allconv", 5): {"non-targeted": 0.8634, "targeted": 0.4400},
+    ("imagenet", 1): {"untargeted": 0.1604, "untargeted confidence": 0.2291},
 }
+#: (row label, metrics kind, metric) of the paper-layout table, in order.
+PAPER_ROWS = (("non-targeted", "non-targeted", "rate"), ("targeted", "targeted", "rate"),
+              ("confidence", "non-targeted", "confidence"), ("untargeted", "untargeted", "rate"),
+              ("untargeted confidence", "untargeted", "confidence"),
+              ("untargeted, correctly classified only", "untargeted, correct only", "rate"))
 
 
 def pct(v: float | None, digits: int = 2) -> str:
@@ -41,18 +48,17 @@ DETAIL_HEADER = ["pixels", "kind", "fooled / attacks", "success", "95 % CI", "co
 
 
 def paper_layout(runs: list[tuple[str, str, list[dict[str, Any]]]]) -> tuple[list[str], list[list[str]]]:
-    """The paper's Table IV layout: one column per run (model), rows per pixel count and metric, with the
-    paper's figure beside ours where the model is one of the paper's nets."""
+    """The paper's Table IV layout: one column per ``(name, paper_key, metrics)`` run, rows per pixel count and
+    metric, with the paper's figure beside ours where ``paper_key`` (a net of the paper, or ``imagenet``) has one."""
     header = ["pixels", "metric"] + [name for name, _, _ in runs]
     rows = []
     ks = sorted({m["pixels"] for _, _, ms in runs for m in ms})
     for k in ks:
-        for label, kind, key in (("non-targeted", "non-targeted", "rate"), ("targeted", "targeted", "rate"),
-                                 ("confidence", "non-targeted", "confidence"), ("untargeted (strict)", "untargeted", "rate")):
+        for label, kind, key in PAPER_ROWS:
             cells, any_value = [], False
-            for _, model, ms in runs:
+            for _, paper_key, ms in runs:
                 m = next((m for m in ms if m["pixels"] == k and m["kind"] == kind), None)
-                paper = PAPER.get((model, k), {}).get(kind if key == "rate" else "confidence")
+                paper = PAPER.get((paper_key, k), {}).get(label)
                 if m is None:
                     cells.append("–")
                     continue
