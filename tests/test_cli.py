@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -65,6 +66,12 @@ def test_attack_prints_before_after_and_pixels(scripted, tmp_path, capsys):
                         "-o", str(tmp_path / "a.png")], capsys)
     assert code == 0
     assert "before:" in out and "after:" in out and "pixel x=5 y=2" in out and "wrote" in out
+    assert re.search(r"SUCCESS \(untargeted\) after [\d,]+ queries, \d+ generations", out)  # DE: tuned population
+    assert "JPEG re-encode at quality 95" in out
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--search", "rs", "--max-queries", "3",
+                        "-o", str(tmp_path / "b.png")], capsys)
+    assert code == 0 and re.search(r"after 3 queries, \d+ rounds", out)
+    assert ("SUCCESS" in out) == ("JPEG" in out)  # a failed attack says nothing about surviving JPEG
 
 
 @pytest.mark.parametrize(
@@ -79,6 +86,7 @@ def test_attack_prints_before_after_and_pixels(scripted, tmp_path, capsys):
         (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--dataset", "mnist"], "'mnist' is not one of"),
         (["attack", "{img}", "--model", "{model}", "--pixels", "many"], "is not a valid integer"),
         (["report", "{tmp}"], "not a run folder"),
+        (["attack", "{img}", "--model", "{model}", "--out", "{tmp}/adv"], "must be a .png file"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(scripted, tmp_path, argv, needle):

@@ -79,6 +79,8 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     clf = as_classifier(model, device=device)
     if labels_spec is not None:
         clf.class_names = list(resolve_labels(labels_spec, clf.num_classes))
+    if out is not None and out.suffix.lower() != ".png":  # checked before the attack spends its queries
+        raise OnepixelError(f"--out {out} must be a .png file (the adversarial image is saved losslessly as PNG)")
     photo = read_image(image)
     lab = _parse_class(clf, label, "label")
     tgt = _parse_class(clf, target, "target")
@@ -108,12 +110,17 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     click.echo(f"after:  {_class_name(clf, res.predicted_after)} p={res.predicted_prob_after:.3f}  (true: p={res.label_prob_after:.3f})")
     verdict = "SUCCESS" if res.success else "failed"
     goal = f"target {_class_name(clf, tgt)}" if tgt is not None else "untargeted"
-    click.echo(f"{verdict} ({goal}) after {res.queries:,} queries, {res.generations} generations, {res.seconds:.1f} s")
+    de = search_name == "de" or (search_name is None and (popsize, generations) != (400, 100))  # api's default rule
+    rounds = f"{res.generations} generations" if de else f"{res.generations} rounds"
+    click.echo(f"{verdict} ({goal}) after {res.queries:,} queries, {rounds}, {res.seconds:.1f} s")
     for p in res.pixels:
         click.echo(f"  pixel x={p[0]} y={p[1]} -> {tuple(p[2:])}  (was {tuple(int(v) for v in img[p[1], p[0]])})")
-    survive = "survives" if pa.jpeg_survives else "does not survive"
-    click.echo(f"{space} space, {img.shape[1]}x{img.shape[0]}: {pa.changed_pixels()} pixel(s) changed; the attack {survive} "
-               f"a JPEG re-encode at quality {pa.jpeg_quality} (then {_class_name(clf, pa.jpeg_predicted)})")
+    changed = f"{space} space, {img.shape[1]}x{img.shape[0]}: {pa.changed_pixels()} pixel(s) changed"
+    if res.success:  # whether a failed attack "survives" JPEG says nothing
+        survive = "survives" if pa.jpeg_survives else "does not survive"
+        changed += (f"; the attack {survive} a JPEG re-encode at quality {pa.jpeg_quality} "
+                    f"(then {_class_name(clf, pa.jpeg_predicted)})")
+    click.echo(changed)
     click.echo(f"wrote {out}" + (f" and {figure}" if figure else ""))
 
 
