@@ -74,6 +74,22 @@ def test_attack_prints_before_after_and_pixels(scripted, tmp_path, capsys):
     assert ("SUCCESS" in out) == ("JPEG" in out)  # a failed attack says nothing about surviving JPEG
 
 
+def test_attack_with_several_counts_reports_the_fewest_that_fool(scripted, tmp_path, capsys):
+    model, img = scripted
+    code, out, _ = run(["attack", str(img), "-m", str(model), "-k", "3", "-k", "1", "--popsize", "100",
+                        "--generations", "20", "-o", str(tmp_path / "a.png"), "--json"], capsys)
+    rec = json.loads(out)
+    assert code == 0 and rec["fewest_pixels"] == 1 and rec["sweep"] == [{"pixels": 1, "queries": rec["queries"],
+                                                                          "success": True}]
+    code, out, _ = run(["attack", str(img), "-m", str(model), "-k", "1", "-k", "2", "--search", "rs",
+                        "--max-queries", "2", "-o", str(tmp_path / "b.png")], capsys)
+    steps = re.findall(r"(\d) px (fooled it|failed) \((\d+) queries\)", out)
+    assert code == 0 and steps and steps[0][0] == "1" and all(s[2] == "2" for s in steps)
+    assert all(s[1] == "failed" for s in steps[:-1])  # counts stop at the first success
+    assert ("fewest pixels that fool it: " + steps[-1][0] in out) == (steps[-1][1] == "fooled it")
+    assert ("no count up to 2 pixels fooled it" in out) == (len(steps) == 2 and steps[-1][1] == "failed")
+
+
 @pytest.mark.parametrize(
     "argv,needle",
     [

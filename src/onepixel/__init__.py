@@ -11,6 +11,7 @@ from .objectives import Targeted, Untargeted
 from .results import AttackResult, AttackResults
 from .runner import Runner
 from .search import DifferentialEvolution
+from .sweep import PixelSweep, fewest_pixels
 
 try:
     __version__ = version("onepixel")
@@ -19,6 +20,6 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "AttackResult", "AttackResults", "CallableClassifier", "Classifier", "DataError", "DifferentialEvolution",
-    "InputError", "ModelError", "OnepixelError", "PixelSpace", "Preprocess", "Runner", "Targeted",
-    "TorchClassifier", "Untargeted", "__version__", "as_classifier", "attack", "decode", "zoo",
+    "InputError", "ModelError", "OnepixelError", "PixelSpace", "PixelSweep", "Preprocess", "Runner", "Targeted",
+    "TorchClassifier", "Untargeted", "__version__", "as_classifier", "attack", "decode", "fewest_pixels", "zoo",
 ]

@@ -45,7 +45,9 @@ def cli() -> None:
 @click.option("--space", type=click.Choice(["input", "file"]), default="input", show_default=True,
               help="input: change pixels of the cropped/resized model input (the paper); file: change pixels of the "
                    "full-resolution photo, the resize being part of the black box.")
-@click.option("--pixels", "-k", default=1, show_default=True, help="Pixels to change.")
+@click.option("--pixels", "-k", multiple=True, type=int, default=(1,), show_default=True,
+              help="Pixels to change. Repeat to find the fewest that fool the model (-k 1 -k 2 -k 3 -k 5: "
+                   "each count is tried, smallest first, until one succeeds).")
 @click.option("--target", "-t", default=None, help="Target class (index or name); untargeted if omitted.")
 @click.option("--label", default=None, help="True class (index or name); default: the model's prediction on the clean image.")
 @click.option("--seed", default=0, show_default=True)
@@ -63,7 +65,7 @@ def cli() -> None:
 @click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Before/after figure PNG [default: OUT with -figure.png]; 'none' to skip.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels: int, target: str | None,
+def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels: tuple[int, ...], target: str | None,
            label: str | None, seed: int, popsize: int, generations: int, search_name: str | None, paper: bool,
            max_queries: int | None, device: str, out: Path | None, figure: Path | None, as_json: bool) -> None:
     """Attack one IMAGE file (any size: photos are centre-cropped and resized to the model's input) and write
@@ -87,8 +89,16 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     if paper:
         popsize, generations, search_name = 400, 100, "de"
     chosen = {} if search_name is None else {"search": search_name}
-    pa = attack_photo(clf, photo, lab, space=space, target=tgt, pixels=pixels, seed=seed, popsize=popsize,
-                      generations=generations, max_queries=max_queries, progress=not as_json, **chosen)
+    counts = sorted(set(pixels))
+    if counts[0] < 1:
+        raise OnepixelError(f"--pixels must be >= 1 (got {counts[0]})")
+    tried = []  # (pixels, queries, success) per count, smallest first, until one fools the model
+    for k in counts:
+        pa = attack_photo(clf, photo, lab, space=space, target=tgt, pixels=k, seed=seed, popsize=popsize,
+                          generations=generations, max_queries=max_queries, progress=not as_json, **chosen)
+        tried.append((k, pa.result.queries, pa.result.success))
+        if pa.result.success:
+            break
     res, img, clean = pa.result, pa.original, pa.probs_before
     lab = res.label
     out = out or image.with_name(image.stem + "-adv.png")
@@ -101,8 +111,10 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     else:
         figure = None
     if as_json:
+        sweep = {"fewest_pixels": tried[-1][0] if tried[-1][2] else None,
+                 "sweep": [{"pixels": k, "queries": q, "success": ok} for k, q, ok in tried]} if len(counts) > 1 else {}
         click.echo(json.dumps({**pa.to_dict(), "image": str(image), "adversarial_png": str(out),
-                               "figure": str(figure) if figure else None}, indent=1))
+                               "figure": str(figure) if figure else None, **sweep}, indent=1))
         return
     for when, top in (("before", pa.top(5)), ("after", pa.top(5, after=True))):
         click.echo(f"top-5 {when}: " + ", ".join(f"{_class_name(clf, k)} {p:.3f}" for k, p in top))
@@ -121,6 +133,11 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
         changed += (f"; the attack {survive} a JPEG re-encode at quality {pa.jpeg_quality} "
                     f"(then {_class_name(clf, pa.jpeg_predicted)})")
     click.echo(changed)
+    if len(counts) > 1:
+        steps = ", ".join(f"{k} px {'fooled it' if ok else 'failed'} ({q:,} queries)" for k, q, ok in tried)
+        fewest = f"fewest pixels that fool it: {tried[-1][0]}" if tried[-1][2] else \
+            f"no count up to {counts[-1]} pixels fooled it"
+        click.echo(f"{fewest} — {steps}")
     click.echo(f"wrote {out}" + (f" and {figure}" if figure else ""))
 
 
