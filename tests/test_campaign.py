@@ -263,3 +263,22 @@ def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "--data" in r.stderr
     r = subprocess.run(verify + ["--model", "allconv"], env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "sha256" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_fewest_pixels_counts_each_image_at_its_smallest_fooling_count():
+    from onepixel.campaign.metrics import fewest_pixels
+
+    rows = []
+    # untargeted: image 0 fooled at 1 (and 3), image 1 first at 3, image 2 never, image 3 only attacked at 1
+    for img, ok in {0: (1, 1), 1: (0, 1), 2: (0, 0)}.items():
+        rows += [dict(image=img, pixels=k, mode="untargeted", target=None, success=bool(s)) for k, s in zip((1, 3), ok)]
+    rows.append(dict(image=3, pixels=1, mode="untargeted", target=None, success=True))
+    # targeted (3 classes: 2 targets per image): image 5 fooled toward one target at 3 px only;
+    # image 6 has an unfinished 3-px attack, so it is left out
+    rows += [dict(image=5, pixels=k, mode="targeted", target=t, success=(k == 3 and t == 2)) for k in (1, 3) for t in (1, 2)]
+    rows += [dict(image=6, pixels=1, mode="targeted", target=t, success=False) for t in (1, 2)]
+    rows.append(dict(image=6, pixels=3, mode="targeted", target=1, success=True))
+    out = {m["kind"]: m for m in fewest_pixels(pd.DataFrame(rows), num_classes=3)}
+    assert out["untargeted"] == {"kind": "untargeted", "pixels": [1, 3], "images": 3, "fooled_at": [1, 1], "never": 1}
+    assert out["non-targeted"]["images"] == 1 and out["non-targeted"]["fooled_at"] == [0, 1]
+    assert fewest_pixels(pd.DataFrame(rows[:2]).assign(pixels=1)) == []  # one count: nothing to say

@@ -110,3 +110,34 @@ def summarize(df, num_classes: int | None = None) -> list[dict[str, Any]]:
                 # from the start; this row is the rate a user of a correct prediction cares about.
                 out.append(_untargeted(correct, "untargeted, correct only", int(k), num_classes))
     return out
+
+
+def fewest_pixels(df, num_classes: int | None = None) -> list[dict[str, Any]]:
+    """How many pixels each image needs, for runs with several pixel counts: per kind (``untargeted``, or
+    ``non-targeted`` = any targeted attack), over the images attacked at every count of the run (all their
+    targeted attacks finished), how many were first fooled at each count and how many at none.
+
+    Returns one dict per kind: ``{"kind", "pixels": [counts], "images", "fooled_at": [images per count],
+    "never"}``; empty when the run has a single count.
+    """
+    counts = sorted(int(k) for k in df["pixels"].unique())
+    if len(counts) < 2:
+        return []
+    out = []
+    un = df[df["mode"] == "untargeted"]
+    tg = df[df["mode"] == "targeted"]
+    per_kind = []
+    if len(un):
+        per_kind.append(("untargeted", un.groupby(["image", "pixels"])["success"].any()))
+    if len(tg):
+        sizes = tg.groupby(["image", "pixels"])["success"].size()
+        need = num_classes - 1 if num_classes else sizes.max()
+        full = sizes[sizes == need].index  # (image, count) pairs with every targeted attack finished
+        per_kind.append(("non-targeted", tg.groupby(["image", "pixels"])["success"].any().loc[full]))
+    for kind, fooled in per_kind:
+        table = fooled.unstack("pixels").reindex(columns=counts)
+        table = table[table.notna().all(axis=1)].astype(bool)  # attacked at every count
+        first = [int((table[k] & ~table[[c for c in counts if c < k]].any(axis=1)).sum()) for k in counts]
+        out.append({"kind": kind, "pixels": counts, "images": len(table), "fooled_at": first,
+                    "never": int((~table.any(axis=1)).sum())})
+    return out

@@ -12,11 +12,11 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from ..campaign.metrics import summarize
+from ..campaign.metrics import fewest_pixels, summarize
 from ..campaign.protocol import attacks_per_image, imagenet_rule
 from ..campaign.store import load_results
 from . import figures
-from .tables import DETAIL_HEADER, detail_rows, markdown_table, paper_layout
+from .tables import DETAIL_HEADER, detail_rows, fewest_table, markdown_table, paper_layout
 
 
 @dataclass
@@ -44,6 +44,12 @@ class RunSection:
     gallery: list[Figure]
     note: str = ""
     settings: str = ""
+    fewest_header: list[str] = field(default_factory=list)
+    fewest_rows: list[list[str]] = field(default_factory=list)
+
+    @property
+    def fewest_md(self) -> str:
+        return markdown_table(self.fewest_header, self.fewest_rows) if self.fewest_rows else ""
 
 
 def _slug(text: str) -> str:
@@ -162,8 +168,9 @@ def _section(folder: Path, gallery: int) -> RunSection:
         note = (f"Incomplete run: {len(df)} of {planned} attacks finished (the tables count complete images only "
                 f"for non-targeted rates). Re-running the same `onepixel evaluate` command resumes it. ") + note
     rows = detail_rows(metrics)
+    fewest_header, fewest_rows = fewest_table(fewest_pixels(df, len(classes)))
     return RunSection(name, str(folder), cfg, metrics, markdown_table(DETAIL_HEADER, rows), rows, figs, gal, note,
-                      _settings(cfg, len(classes)))
+                      _settings(cfg, len(classes)), fewest_header, fewest_rows)
 
 
 def write_report(runs: list[str | Path], out: str | Path, gallery: int = 8) -> tuple[Path, Path]:

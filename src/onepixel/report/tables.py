@@ -69,6 +69,21 @@ def paper_layout(runs: list[tuple[str, str, list[dict[str, Any]]]]) -> tuple[lis
     return header, rows
 
 
+def fewest_table(sweeps: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of "how many pixels each image needs" (see :func:`onepixel.campaign.metrics.fewest_pixels`)."""
+    if not sweeps:
+        return [], []
+    counts = sweeps[0]["pixels"]
+    header = ["kind", "images"] + [f"first fooled at {k} px" for k in counts] + ["at none"]
+
+    def share(n: int, total: int) -> str:
+        return f"{n} ({pct(n / total, 1)})" if total else str(n)
+
+    rows = [[s["kind"], str(s["images"])] + [share(n, s["images"]) for n in s["fooled_at"]] + [share(s["never"], s["images"])]
+            for s in sweeps]
+    return header, rows
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
