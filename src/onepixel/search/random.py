@@ -277,14 +277,16 @@ class RandomSearch:
         draws = (k, 5 + self._m)
         u = np.stack([self._rngs[r].random((n, *draws)) for r in rows]).reshape(a * n, *draws)
         loc, col = (v.reshape(a, n, k) for v in self._vary(np.repeat(rows, n), u, wide=False))
+        keys = self._keys_of(loc, col)
         for attempt in range(REDRAWS):
-            again = self._repeated(rows, loc, col)
+            again = self._repeated(rows, keys)
             if not again.any():
                 break
             ri, si = np.nonzero(again)  # row-major: each row's slots together, rows in order
             u = np.concatenate([self._rngs[r].random((c, *draws)) for r, c in zip(rows, again.sum(1)) if c])
             loc[ri, si], col[ri, si] = self._vary(rows[ri], u, wide=attempt >= 2)
-        self._tried_bits(rows, self._keys_of(loc, col), mark=True)
+            keys[ri, si] = self._keys_of(loc[ri, si], col[ri, si])  # only the redrawn sets change
+        self._tried_bits(rows, keys, mark=True)
         self._prop_loc[rows], self._prop_col[rows] = loc, col
 
     def _vary(self, rows: np.ndarray, u: np.ndarray, wide: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -336,9 +338,8 @@ class RandomSearch:
             np.bitwise_or.at(self._tried, (r, byte), mask)
         return seen
 
-    def _repeated(self, rows: np.ndarray, loc: np.ndarray, col: np.ndarray) -> np.ndarray:
-        """(a, n): proposals already tried by their row, or equal to an earlier proposal of the batch."""
-        keys = self._keys_of(loc, col)
+    def _repeated(self, rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """(a, n): proposals (set ``keys``) already tried by their row, or equal to an earlier one of the batch."""
         earlier = np.tril(np.ones((keys.shape[1],) * 2, dtype=bool), -1)
         dup = ((keys[:, :, None] == keys[:, None, :]) & earlier).any(-1)
         return dup | self._tried_bits(rows, keys)
