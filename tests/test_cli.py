@@ -102,6 +102,7 @@ def test_attack_with_several_counts_reports_the_fewest_that_fool(scripted, tmp_p
         (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--dataset", "mnist"], "'mnist' is not one of"),
         (["attack", "{img}", "--model", "{model}", "--pixels", "many"], "is not a valid integer"),
         (["report", "{tmp}"], "not a run folder"),
+        (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--paper", "--search", "rs"], "drop --search rs"),
         (["attack", "{img}", "--model", "{model}", "--out", "{tmp}/adv"], "must be a .png file"),
     ],
 )

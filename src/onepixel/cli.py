@@ -156,6 +156,8 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
 @click.option("--max-queries", type=int, default=None, help="Per-attack cap on queries.")
 @click.option("--search", "search_name", type=click.Choice(["de", "rs", "corner", "cma", "oracle"]), default="de",
               show_default=True, help="Search strategy; de with the defaults is the paper's.")
+@click.option("--paper", is_flag=True, help="Insist on the paper's DE (population 400, 100 generations, rand/1, "
+                                             "F = 0.5, no query cap): refuses any option that changes it.")
 @click.option("--batch-images", default=64, show_default=True, help="Attacks run together in one batch.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: ONEPIXEL_DATA, cache, download].")
@@ -165,12 +167,19 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
               help="Processes sharing the run (CPU: one per core is fastest; results do not change).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder; re-running resumes.")
 def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
-             popsize: int, generations: int, max_queries: int | None, search_name: str, batch_images: int, device: str,
-             data: Path | None, space: str, workers: int, out: Path) -> None:
+             popsize: int, generations: int, max_queries: int | None, search_name: str, paper: bool, batch_images: int,
+             device: str, data: Path | None, space: str, workers: int, out: Path) -> None:
     """Run the paper's (or the strict) evaluation protocol; every attack is stored at once, re-running resumes."""
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
     from .report.tables import print_summary
+
+    if paper:
+        changed = [f"--{name} {value}" for name, value, default in (
+            ("search", search_name, "de"), ("popsize", popsize, 400), ("generations", generations, 100),
+            ("max-queries", max_queries, None)) if value != default]
+        if changed:
+            raise OnepixelError(f"--paper means the paper's DE; drop {', '.join(changed)}")
 
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
