@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import CIFAR_DIR, needs_shared
-from onepixel.campaign import load_results, summarize
+from onepixel.campaign import evaluate, load_results, summarize
 from onepixel.campaign.metrics import distortion, wilson
 from onepixel.campaign.protocol import attacks_per_image, make_units
 from onepixel.errors import InputError
@@ -55,6 +55,16 @@ def test_killed_campaign_resumes_to_the_same_results(tmp_path):
     a, b = _rows(full), _rows(cut)
     assert len(a) == len(b) == 54
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_worker_keeps_its_live_query_count_for_the_parent(tmp_path, monkeypatch):
+    """The parent's queries/s of a multi-process run reads each worker's count, attacks in flight included."""
+    monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
+    live = [0, 0]
+    evaluate("resnet20", tmp_path / "r", n=6, popsize=12, generations=3, batch_images=9, protocol="paper",
+             progress=False, _shard=(1, 2), _live=(live, 1))
+    df = load_results(tmp_path / "r")
+    assert len(df) == 27 and live == [0, int(df["queries"].sum())]
 
 
 def test_workers_store_the_same_results_as_one_process(tmp_path):

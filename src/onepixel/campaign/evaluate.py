@@ -115,6 +115,7 @@ def evaluate(
     on_batch: Callable[[int, int], None] | None = None,
     workers: int = 1,
     _shard: tuple[int, int] | None = None,
+    _live: tuple[Any, int] | None = None,
 ):
     """Run ``protocol`` on ``n`` images of ``dataset`` and store each attack in ``out``; returns the
     results DataFrame. Re-running with the same settings resumes; other settings are refused.
@@ -134,7 +135,7 @@ def evaluate(
     attacks share a batch). The model must then be a zoo name or a file, which each process loads itself.
     """
     # this call's settings as given, for worker processes (each runs evaluate on its share of the attacks)
-    call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "_shard")}
+    call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "_shard", "_live")}
     if protocol not in PROTOCOLS:
         raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)} (got {protocol!r})")
     if mode not in MODES:
@@ -180,7 +181,7 @@ def evaluate(
         else:
             _run_units(clf, data, todo, total, len(units) - len(todo), store, popsize, generations, max_queries,
                        1 if space == "file" and photos else batch_images, progress, on_batch,
-                       file_space=space == "file" and photos, search=search.lower())
+                       file_space=space == "file" and photos, search=search.lower(), live=_live)
     finally:
         store.close()
     if _shard is not None:
@@ -204,7 +205,8 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
     saved = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch, TFLite and ONNX Runtime in the children
     try:
-        procs = [ctx.Process(target=_worker, args=(call, i, workers, threads)) for i in range(workers)]
+        live = ctx.Array("q", workers, lock=False)  # each worker's queries so far, finished or in flight
+        procs = [ctx.Process(target=_worker, args=(call, i, workers, threads, live)) for i in range(workers)]
         for p in procs:
             p.start()
     finally:
@@ -213,13 +215,14 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
         else:
             os.environ["OMP_NUM_THREADS"] = saved
     bar = progress_bar(total, "attack", f"evaluate ({workers} workers)", already, disable=not progress)
-    t0, q0 = time.perf_counter(), store.progress()[2]
+    t0 = time.perf_counter()
     try:
         while any(p.is_alive() for p in procs) and not any(p.exitcode for p in procs):
             time.sleep(0.5)
-            count, successes, queries = store.progress()
-            rate = (queries - q0) / max(time.perf_counter() - t0, 1e-9)  # finished attacks only
-            bar.set_postfix(success=f"{successes}/{count}", q_s=f"{rate:,.0f}" if rate else "(first batch)",
+            count, successes, _ = store.progress()
+            # the workers' queries so far, attacks in flight included: the rate is right from the first round
+            rate = sum(live) / max(time.perf_counter() - t0, 1e-9)
+            bar.set_postfix(success=f"{successes}/{count}", q_s=f"{rate:,.0f}" if rate else "(first round)",
                             refresh=False)
             bar.update(count - bar.n)
     finally:
@@ -234,13 +237,13 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
                             "they finished are stored: re-run the same command to resume")
 
 
-def _worker(call: dict[str, Any], index: int, workers: int, threads: int) -> None:
+def _worker(call: dict[str, Any], index: int, workers: int, threads: int, live: Any) -> None:
     import torch
 
     _exit_with_parent()
     torch.set_num_threads(threads)
     try:
-        evaluate(**call, progress=False, _shard=(index, workers))
+        evaluate(**call, progress=False, _shard=(index, workers), _live=(live, index))
     except OnepixelError as e:
         print(f"onepixel: worker {index}: {e}", file=sys.stderr)
         sys.exit(2)
@@ -279,12 +282,15 @@ def json_safe(v: Any) -> Any:
 
 def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store: ResultStore, popsize: int,
                generations: int, max_queries: int | None, batch_images: int, progress: bool,
-               on_batch: Callable[[int, int], None] | None, file_space: bool = False, search: str = "de") -> None:
+               on_batch: Callable[[int, int], None] | None, file_space: bool = False, search: str = "de",
+               live: tuple[Any, int] | None = None) -> None:
+    """Run ``todo`` in batches of ``batch_images`` attacks of one pixel count and mode, storing each result.
+    ``live``: (shared array, slot) where a worker keeps its search queries so far, finished or in flight."""
     groups: dict[tuple[int, str], list[WorkUnit]] = {}
     for u in todo:
         groups.setdefault((u.pixels, u.mode), []).append(u)
     bar = progress_bar(total, "attack", "evaluate", already, disable=not progress)
-    stats = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter()}
+    stats = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter(), "live": live}
     batches_run = 0
     try:
         for (k, mode), units in groups.items():
@@ -359,6 +365,9 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
         # refresh=False + update(0): tqdm redraws at most every mininterval (a redraw per round floods logs)
         bar.set_postfix(success=f"{stats['success']}/{stats['done']}", q_s=f"{rate:,.0f}", refresh=False)
         bar.update(0)
+        if stats["live"] is not None:
+            shared, slot = stats["live"]
+            shared[slot] = stats["queries"] + queries
 
     results = runner.run(images, labels, targets, [u.seed for u in batch], on_results=store_results, progress=show)
     stats["queries"] += sum(r.queries for r in results)
