@@ -43,6 +43,14 @@ def as_classifier(model: Any, **options: Any) -> Classifier:
     raise InputError(f"cannot use a {type(model).__name__} as a model; pass an nn.Module, a Classifier, a callable, a zoo name or a file")
 
 
+def default_search(popsize: int = 400, generations: int = 100, strategy: str = "rand1",
+                   mutation: float | tuple[float, float] = 0.5, crossover: float | None = None) -> str:
+    """The search :func:`attack` uses when none is named: a caller who tunes DE means DE; otherwise the
+    strongest search per query (:data:`DEFAULT_SEARCH`)."""
+    de_given = (popsize, generations, strategy, mutation, crossover) != (400, 100, "rand1", 0.5, None)
+    return "de" if de_given else DEFAULT_SEARCH
+
+
 def _as_batch(images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, bool]:
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
@@ -160,9 +168,8 @@ def attack(
         crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success)
     else:
         crit = Targeted(0.90 if threshold is None else threshold, stop_on_success)
-    if search is None:  # a caller who tunes DE means DE; otherwise the strongest search per query
-        de_given = (popsize, generations, strategy, mutation, crossover) != (400, 100, "rand1", 0.5, None)
-        search = "de" if de_given else DEFAULT_SEARCH
+    if search is None:
+        search = default_search(popsize, generations, strategy, mutation, crossover)
     if isinstance(search, str) and search.lower() != "de":
         from .search import make_search
 

@@ -70,7 +70,7 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
            max_queries: int | None, device: str, out: Path | None, figure: Path | None, as_json: bool) -> None:
     """Attack one IMAGE file (any size: photos are centre-cropped and resized to the model's input) and write
     the adversarial PNG plus a before/after figure."""
-    from .api import as_classifier
+    from .api import as_classifier, default_search
     from .data.labels import resolve_labels
     from .figure import before_after
     from .imageio import read_image, write_png
@@ -89,9 +89,7 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     if paper:
         popsize, generations, search_name = 400, 100, "de"
     chosen = {} if search_name is None else {"search": search_name}
-    counts = sorted(set(pixels))
-    if counts[0] < 1:
-        raise OnepixelError(f"--pixels must be >= 1 (got {counts[0]})")
+    counts = sorted(set(pixels))  # a count < 1 is refused by the first attack, before any query
     tried = []  # (pixels, queries, success) per count, smallest first, until one fools the model
     for k in counts:
         pa = attack_photo(clf, photo, lab, space=space, target=tgt, pixels=k, seed=seed, popsize=popsize,
@@ -122,7 +120,7 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     click.echo(f"after:  {_class_name(clf, res.predicted_after)} p={res.predicted_prob_after:.3f}  (true: p={res.label_prob_after:.3f})")
     verdict = "SUCCESS" if res.success else "failed"
     goal = f"target {_class_name(clf, tgt)}" if tgt is not None else "untargeted"
-    de = search_name == "de" or (search_name is None and (popsize, generations) != (400, 100))  # api's default rule
+    de = (search_name or default_search(popsize, generations)) == "de"
     rounds = f"{res.generations} generations" if de else f"{res.generations} rounds"
     click.echo(f"{verdict} ({goal}) after {res.queries:,} queries, {rounds}, {res.seconds:.1f} s")
     for p in res.pixels:
