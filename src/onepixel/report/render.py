@@ -116,8 +116,10 @@ def _paper_key(cfg: dict[str, Any]) -> str:
 
 def _settings(cfg: dict[str, Any], num_classes: int) -> str:
     """The run's settings in one sentence (what was attacked, how, with which search and budget)."""
+    from ..campaign.evaluate import PHOTO_DATASETS
+
     parts = [f"dataset {cfg.get('dataset', '?')}"]
-    if cfg.get("dataset") in ("imagenet-sample", "photos"):
+    if cfg.get("dataset") in PHOTO_DATASETS:
         parts[0] += f" ({cfg.get('space', 'input')} space)"
     parts.append(f"{cfg.get('n', '?')} images, pixels {', '.join(map(str, cfg.get('pixels', [])))}")
     if imagenet_rule(cfg.get("protocol", ""), num_classes):
