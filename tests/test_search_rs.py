@@ -229,3 +229,13 @@ def test_refinement_starts_at_its_first_change_when_the_batch_does_not_divide_th
         rs.tell(rows, np.ones(c.shape[:2]))
     first = tuple(np.r_[rs._plan[0][0][0] % 8, rs._plan[0][0][0] // 8, rs._fine[rs._plan[0][1][0, 0]]].tolist())
     assert fine[0] == first and len(set(fine)) == len(fine) == 511  # 73 rounds from 518 used (6 padded repeats), all new
+
+
+def test_a_large_image_orders_only_what_the_budget_can_reach_and_in_the_same_order():
+    """On a large image the fixed order is partitioned, not sorted: its head must be exactly the stable sort's."""
+    rs = RandomSearch(budget=300)
+    rs.start(PixelSpace(64, 48, 3, 1), seeds=[3, 4])
+    rs.observe(np.random.default_rng(0).integers(0, 256, (2, 48, 64, 3)).astype(np.uint8))
+    full = np.argsort(-rs._keys, axis=1, kind="stable")
+    assert rs._order.shape == (2, 300 + 4 * rs.batch + 64) and rs._keys.shape == (2, 64 * 48 * 8)
+    assert (rs._order == full[:, : rs._order.shape[1]]).all()

@@ -14,6 +14,22 @@ def changed_pixels(original: np.ndarray, adversarial: np.ndarray) -> list[tuple[
     return [(int(x), int(y)) for y, x in zip(ys, xs, strict=True)]
 
 
+#: panels wider or taller than this many pixels are drawn from a box-filtered copy (a 12-megapixel photo is
+#: shown at ~600 pixels anyway; drawing it whole costs seconds and gigabytes). The inset is always exact.
+DISPLAY_PIXELS = 1600
+
+
+def _for_display(img: np.ndarray) -> np.ndarray:
+    """``img`` reduced by an integer factor (box filter) until it fits ``DISPLAY_PIXELS``."""
+    factor = -(-max(img.shape[:2]) // DISPLAY_PIXELS)
+    if factor <= 1:
+        return img
+    from PIL import Image
+
+    arr = img[..., 0] if img.shape[-1] == 1 else img
+    return np.asarray(Image.fromarray(np.ascontiguousarray(arr)).reduce(factor))
+
+
 def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path, titles: Sequence[str] = ("before", "after"),
                  zoom: int = 15, dpi: int = 120) -> Path:
     """Write a PNG with the original and the adversarial image side by side.
@@ -35,9 +51,11 @@ def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path
     grey = original.shape[-1] == 1
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.0 * h / max(w, 1) + 0.5), constrained_layout=True)
     radius = max(4.0, 0.03 * max(h, w))
+    full = (-0.5, w - 0.5, h - 0.5, -0.5)  # panels keep full-image pixel coordinates, whatever is drawn
     for ax, img, title in zip(axes, (original, adversarial), titles, strict=True):
         shown = img[..., 0] if grey else img
-        ax.imshow(shown, cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest")
+        ax.imshow(_for_display(shown[..., None] if grey else shown).squeeze(), cmap="gray" if grey else None,
+                  vmin=0, vmax=255, interpolation="nearest", extent=full)
         ax.set_title(title, fontsize=10)
         ax.set_axis_off()
         for x, y in pix:
@@ -48,7 +66,10 @@ def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path
             x0, y0 = max(pix, key=lambda p: change[p[1], p[0]])
             half = zoom // 2
             inset = ax.inset_axes((0.68, 0.68, 0.3, 0.3))
-            inset.imshow(shown, cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest")
+            top, left = max(0, y0 - half), max(0, x0 - half)
+            crop = shown[top:y0 + half + 1, left:x0 + half + 1]  # only what the inset shows
+            inset.imshow(crop, cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest",
+                         extent=(left - 0.5, left + crop.shape[1] - 0.5, top + crop.shape[0] - 0.5, top - 0.5))
             inset.set_xlim(x0 - half - 0.5, x0 + half + 0.5)
             inset.set_ylim(y0 + half + 0.5, y0 - half - 0.5)
             inset.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.2))

@@ -123,8 +123,8 @@ class RandomSearch:
         self._n_refine = max(0, min(self.refine, self.budget - self._corners, top * len(self._fine)))
         self._cap = min(self.budget, self._corners) + self._n_refine if k == 1 else self.budget
         self._rngs = [np.random.default_rng(np.random.SeedSequence([s, 0x5125])) for s in seeds]
-        # Log-weights of each (location, colour): uniform until observe() shows the images.
-        self._logw = np.zeros((n, self._locs, self._m))
+        # Log-weights of each (location, colour) for k > 1: uniform until observe() shows the images.
+        self._logw = np.zeros((n, self._locs, self._m)) if k > 1 else None
         self._where = _centre_prior(space.height, space.width, self.centre)  # log-weights of locations
         self._where_cdf = np.cumsum(np.exp(self._where - self._where.max()))
         self._where_cdf /= self._where_cdf[-1]
@@ -141,7 +141,6 @@ class RandomSearch:
             size = self._locs * self._m
             self._noise = np.stack([-np.log(-np.log(r.random(size))) for r in self._rngs]) if n else np.empty((0, size))
             self._sort_keys(np.repeat(self._where, self._m)[None].repeat(n, 0))
-            self._nb = _neighbourhoods(space.height, space.width, self.radius)
             self._locfit = np.full((n, self._locs), np.inf)
             self._loccol = np.zeros((n, self._locs), dtype=np.int64)  # the best colour seen at each location
             self._plan: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> refinement order (locations, colours)
@@ -153,15 +152,33 @@ class RandomSearch:
         """Weight corners by their distance to each image's own pixels (uint8 (n, H, W, C) clean images)."""
         if self.temperature is None:
             return
-        px = images.reshape(len(images), self._locs, 1, -1).astype(np.float64)
-        dist = np.linalg.norm(px - self._colours[None, None], axis=-1)
-        self._logw = (dist - dist.max(-1, keepdims=True)) / self.temperature
+        px = images.reshape(len(images), self._locs, -1).astype(np.float64)
+        # One corner at a time: a (locations, corners, channels) temporary is gigabytes for a large photo.
+        logw = np.stack([np.linalg.norm(px - c, axis=-1) for c in self._colours], axis=-1)
+        logw -= logw.max(-1, keepdims=True)  # in place, here and below: these arrays are H * W * 8 per image
+        logw /= self.temperature
         if self._space.pixels == 1:
-            self._sort_keys((self._logw + self._where[None, :, None]).reshape(len(images), -1))
+            logw += self._where[None, :, None]
+            self._keys = None  # the old keys go before the new ones are made
+            self._sort_keys(logw.reshape(len(images), -1))
+        else:
+            self._logw = logw
 
     def _sort_keys(self, logw: np.ndarray) -> None:
-        self._keys = logw + self._noise
-        self._order = np.argsort(-self._keys, axis=1, kind="stable")
+        """Each row's fixed order of changes: by log-weight + its Gumbel noise, highest first. The walk can never
+        get further than the changes proposed so far plus a chunk, so on a large image (a full-resolution photo
+        has millions of changes) only the first ``cap`` + a few batches are ordered: a partition, not a sort."""
+        logw += self._noise  # in place: callers hand over a temporary
+        self._keys = logw
+        size = self._keys.shape[1]
+        length = min(size, self._cap + 4 * self.batch + 64)
+        if length == size:
+            self._order = np.argsort(-self._keys, axis=1, kind="stable")
+        else:
+            self._order = np.empty((len(logw), length), dtype=np.int64)
+            for i, keys in enumerate(self._keys):
+                top = np.argpartition(-keys, length - 1)[:length]
+                self._order[i] = top[np.lexsort((top, -keys[top]))]  # as the stable sort orders them
         self._ptr = np.zeros(len(logw), dtype=np.int64)
 
     def _resampled(self, rows: np.ndarray) -> np.ndarray:
@@ -206,7 +223,7 @@ class RandomSearch:
         for j in range(e):  # a handful of elite members, each vectorised over rows
             share = (n_local + e - 1 - j) // e  # slots of member j: n_local split as evenly as possible
             share = np.where(np.isfinite(np.take_along_axis(lf, elite[:, j:j + 1], 1)[:, 0]), share, 0)
-            near = self._nb[elite[:, j]]  # (a, S) locations around member j, -1 outside the image
+            near = _neighbourhoods(self._space.height, self._space.width, self.radius, elite[:, j])  # (a, S)
             cand = (np.maximum(near, 0)[:, :, None] * m + np.arange(m)).reshape(a, -1)
             ok = np.repeat(near >= 0, m, axis=1) & ~self._visited[rows[:, None], cand]
             order = np.argsort(np.where(ok, -self._keys[rows[:, None], cand], np.inf), axis=1, kind="stable")[:, :n]
@@ -387,9 +404,10 @@ def _centre_prior(h: int, w: int, sigma: float | None) -> np.ndarray:
     return -d2 / (2 * sigma**2)
 
 
-def _neighbourhoods(h: int, w: int, radius: int) -> np.ndarray:
-    """(H*W, (2r+1)^2) flat locations within ``radius`` (Chebyshev) of each location, -1 outside the image."""
-    ys, xs = np.divmod(np.arange(h * w), w)
+def _neighbourhoods(h: int, w: int, radius: int, locs: np.ndarray) -> np.ndarray:
+    """(len(locs), (2r+1)^2) flat locations within ``radius`` (Chebyshev) of each of ``locs``, -1 outside the
+    image (computed for the locations asked about: a table for every location would not fit a large photo)."""
+    ys, xs = np.divmod(np.asarray(locs), w)
     d = np.arange(-radius, radius + 1)
     dy, dx = (a.ravel() for a in np.meshgrid(d, d, indexing="ij"))
     ny, nx = ys[:, None] + dy, xs[:, None] + dx
