@@ -239,3 +239,17 @@ def test_a_large_image_orders_only_what_the_budget_can_reach_and_in_the_same_ord
     full = np.argsort(-rs._keys, axis=1, kind="stable")
     assert rs._order.shape == (2, 300 + 4 * rs.batch + 64) and rs._keys.shape == (2, 64 * 48 * 8)
     assert (rs._order == full[:, : rs._order.shape[1]]).all()
+
+
+def test_the_elite_kept_up_to_date_is_what_sorting_every_location_would_give():
+    """k = 1 keeps its best locations incrementally; with tied and missing fitness it must match a stable sort."""
+    rs = RandomSearch(budget=400, batch=8)
+    rs.start(PixelSpace(6, 5, 3, 1), seeds=[1, 2, 3])
+    rng = np.random.default_rng(0)
+    rows = np.arange(3)
+    for _ in range(20):
+        rs.ask(rows)
+        fitness = rng.choice([0.25, 0.5, 0.75, np.inf], size=(3, rs.batch))  # ties, and unanswered slots
+        rs.tell(rows, fitness)
+        full = np.argsort(rs._locfit, axis=1, kind="stable")[:, : rs.elite]
+        assert (rs._elite == full).all()

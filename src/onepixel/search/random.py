@@ -142,6 +142,9 @@ class RandomSearch:
             self._noise = np.stack([-np.log(-np.log(r.random(size))) for r in self._rngs]) if n else np.empty((0, size))
             self._sort_keys(np.repeat(self._where, self._m)[None].repeat(n, 0))
             self._locfit = np.full((n, self._locs), np.inf)
+            # The ``elite`` best locations, as a stable sort of _locfit would rank them (all untried: the first
+            # ones); kept up to date in tell() instead of sorting every location every round.
+            self._elite = np.tile(np.arange(min(self.elite, self._locs)), (n, 1))
             self._loccol = np.zeros((n, self._locs), dtype=np.int64)  # the best colour seen at each location
             self._plan: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> refinement order (locations, colours)
             self._fine_pos = np.zeros(n, dtype=np.int64)  # refinement changes proposed so far, per row
@@ -217,7 +220,7 @@ class RandomSearch:
         n_local = np.where(np.isfinite(self._fit[rows]), (u < self.local).sum(1), 0)
         e = min(self.elite, self._locs)
         lf = self._locfit[rows]
-        elite = np.argsort(lf, axis=1, kind="stable")[:, :e]  # (a, e) best locations first
+        elite = self._elite[rows]  # (a, e) best locations first
         picks = np.zeros((a, n), dtype=np.int64)
         filled = np.zeros(a, dtype=np.int64)
         for j in range(e):  # a handful of elite members, each vectorised over rows
@@ -373,6 +376,7 @@ class RandomSearch:
             np.minimum.at(self._locfit, (rr, loc), f)
             best = np.isfinite(f) & (f <= self._locfit[rr, loc])
             self._loccol[rr[best], loc[best]] = self._prop_col[rows, :, 0].ravel()[best]
+            self._update_elite(rows)
         else:
             self._used[rows] += np.isfinite(fitness).sum(1)
         j = np.argmin(fitness, axis=1)
@@ -383,6 +387,21 @@ class RandomSearch:
         self._loc[rt] = self._prop_loc[rt, jt]
         self._col[rt] = self._prop_col[rt, jt]
         self._fit[rt] = f[take]
+
+    def _update_elite(self, rows: np.ndarray) -> None:
+        """Re-rank each row's elite after tell(): fitness only falls, so the new best locations are among the
+        old elite and the locations just tried; ordered by (fitness, location) as a stable sort orders them."""
+        if not len(rows):
+            return
+        e = self._elite.shape[1]
+        cand = np.concatenate([self._elite[rows], self._prop_loc[rows, :, 0]], axis=1)  # (a, e + batch)
+        fit = np.take_along_axis(self._locfit[rows], cand, 1)
+        order = np.lexsort((cand, fit), axis=-1)
+        cand = np.take_along_axis(cand, order, 1)
+        repeat = np.zeros(cand.shape, dtype=bool)
+        repeat[:, 1:] = cand[:, 1:] == cand[:, :-1]  # a location both in the elite and tried again: adjacent
+        first = np.argsort(repeat, axis=1, kind="stable")[:, :e]  # the distinct ones, in order
+        self._elite[rows] = np.take_along_axis(cand, first, 1)
 
     def exhausted(self, rows: np.ndarray) -> np.ndarray:
         return self._used[rows] >= self._cap
