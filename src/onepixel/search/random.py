@@ -219,13 +219,13 @@ class RandomSearch:
         u = np.stack([self._rngs[r].random(n) for r in rows])  # the only random draws: which slots go local
         n_local = np.where(np.isfinite(self._fit[rows]), (u < self.local).sum(1), 0)
         e = min(self.elite, self._locs)
-        lf = self._locfit[rows]
         elite = self._elite[rows]  # (a, e) best locations first
+        elite_fit = self._locfit[rows[:, None], elite]
         picks = np.zeros((a, n), dtype=np.int64)
         filled = np.zeros(a, dtype=np.int64)
         for j in range(e):  # a handful of elite members, each vectorised over rows
             share = (n_local + e - 1 - j) // e  # slots of member j: n_local split as evenly as possible
-            share = np.where(np.isfinite(np.take_along_axis(lf, elite[:, j:j + 1], 1)[:, 0]), share, 0)
+            share = np.where(np.isfinite(elite_fit[:, j]), share, 0)
             near = _neighbourhoods(self._space.height, self._space.width, self.radius, elite[:, j])  # (a, S)
             cand = (np.maximum(near, 0)[:, :, None] * m + np.arange(m)).reshape(a, -1)
             ok = np.repeat(near >= 0, m, axis=1) & ~self._visited[rows[:, None], cand]
