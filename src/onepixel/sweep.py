@@ -76,5 +76,5 @@ def fewest_pixels(model: Any, images: Any, labels: Any, *, pixels: Sequence[int]
             best[i] = r
             if r.success:
                 fooled_at[i] = k
-        left = np.array([i for i in left.tolist() if i not in fooled_at], dtype=np.int64)
+        left = left[[not r.success for r in res]]
     return [PixelSweep(fooled_at.get(i), best[i], attempts[i]) for i in range(len(imgs))]
