@@ -13,8 +13,8 @@
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .dev/whl/*.whl \
   && export PYTHONPATH=$PWD/src:/tmp/site || exit
+workers=$(nproc)  # before the export: GNU nproc honours OMP_NUM_THREADS and would answer 1
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
-workers=$(nproc)
 echo "workers: $workers"
 run() {  # name seconds evaluate-args...
   local name=$1 secs=$2; shift 2
