@@ -255,6 +255,13 @@ def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
     assert v.max_prob_diff_successes < 1e-5 and v.max_prob_diff_failures < 1e-5  # same machine, same fp32
     verify = [sys.executable, "-m", "onepixel.cli", "verify", str(run)]
     assert subprocess.run(verify, env=env, capture_output=True).returncode == 0
+    j = verify_run(run, data_path=CIFAR_DIR, jpeg=95)
+    assert j.jpeg_quality == 95 and 0 <= j.jpeg_survivors <= j.successes_here
+    assert 0 <= j.jpeg_survivors_correct <= j.correct_successes <= j.successes_here
+    r = subprocess.run(verify + ["--jpeg", "95"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and f"JPEG at quality 95: {j.jpeg_survivors} of {j.successes_here} successes" in r.stdout
+    r = subprocess.run(verify + ["--jpeg", "0"], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
 
     con = sqlite3.connect(run / "results.sqlite")  # a stored class this model does not give
     uid = con.execute("SELECT uid FROM attacks ORDER BY uid LIMIT 1").fetchone()[0]
@@ -273,6 +280,31 @@ def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and "--data" in r.stderr
     r = subprocess.run(verify + ["--model", "allconv"], env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "sha256" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_jpeg_survivors_keeps_a_bright_pixel_and_loses_an_exact_colour():
+    from onepixel.campaign.verify import jpeg_survivors
+
+    dark = np.full((32, 32, 3), 20, np.uint8)
+    white, magenta = dark.copy(), dark.copy()
+    white[9, 13] = 255
+    magenta[9, 13] = (255, 0, 255)
+
+    def bright(batch):  # class 1 while some pixel is bright: survives JPEG's small luminance error
+        hit = np.array([im.mean(-1).max() > 128 for im in batch])
+        return np.stack([~hit, hit], 1).astype(float)
+
+    def exact(batch):  # class 1 only for the exact colour: chroma subsampling smears a lone magenta pixel
+        hit = np.array([bool((im == (255, 0, 255)).all(-1).any()) for im in batch])
+        return np.stack([~hit, hit], 1).astype(float)
+
+    untargeted = pd.DataFrame({"mode": ["untargeted"], "label": [0], "target": [None]})
+    targeted = pd.DataFrame({"mode": ["targeted"], "label": [0], "target": [1]})
+    assert bright([white])[0, 1] and exact([magenta])[0, 1]  # both fool their model before the re-encode
+    assert jpeg_survivors(bright, [white], untargeted, 95).tolist() == [True]
+    assert jpeg_survivors(bright, [white], targeted, 95).tolist() == [True]
+    assert jpeg_survivors(exact, [magenta], untargeted, 95).tolist() == [False]
+    assert jpeg_survivors(exact, [], untargeted.iloc[:0], 95).shape == (0,)
 
 
 def test_fewest_pixels_counts_each_image_at_its_smallest_fooling_count():

@@ -29,8 +29,9 @@ def test_imagenet_sample_both_spaces(tmp_path, space):
     assert m[0]["kind"] == "untargeted" and m[0]["pairs"] is None
     assert np.isfinite(m[0]["mean_queries"])
     assert df.attrs["config"]["space"] == space
-    v = verify_run(tmp_path / space, data_path=PHOTOS)  # rebuilt here from the stored changes: same classes
+    v = verify_run(tmp_path / space, data_path=PHOTOS, jpeg=95)  # rebuilt here from the stored changes: same classes
     assert v.agrees and v.attacks == 2 and v.max_prob_diff_successes == v.max_prob_diff_failures == 0.0
+    assert v.jpeg_quality == 95 and 0 <= v.jpeg_survivors <= v.successes_here
     if space == "input":
         _, md = write_report([tmp_path / space], tmp_path / "report", gallery=0)
         text = md.read_text()

@@ -192,14 +192,20 @@ def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ..
 @click.option("--model", "-m", default=None, help="The run's model, where it moved [default: as stored; sha256-checked].")
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: as stored, ONEPIXEL_DATA, cache].")
 @click.option("--device", default="cpu", show_default=True)
-def verify(run: Path, model: str | None, data: Path | None, device: str) -> None:
+@click.option("--jpeg", type=click.IntRange(1, 100), default=None, metavar="QUALITY",
+              help="Also save each success as a JPEG at QUALITY (e.g. 95) and count those that still fool the model.")
+def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: int | None) -> None:
     """Re-classify every stored attack here, in reference precision; exit 1 if any verdict differs."""
     from .campaign import verify_run
 
-    v = verify_run(run, model=model, data_path=data, device=device)
+    v = verify_run(run, model=model, data_path=data, device=device, jpeg=jpeg)
     click.echo(f"{run}: {v.attacks} attacks; successes stored {v.stored_successes}, here {v.successes_here}; "
                f"{len(v.disagreements)} differ in class or verdict; largest probability difference "
                f"{v.max_prob_diff_successes:.1e} (successes), {v.max_prob_diff_failures:.1e} (failures)")
+    if v.jpeg_survivors is not None:
+        click.echo(f"JPEG at quality {v.jpeg_quality}: {v.jpeg_survivors} of {v.successes_here} successes still fool "
+                   f"the model ({v.jpeg_survivors_correct} of the {v.correct_successes} on images it classified "
+                   "correctly before the attack)")
     for d in v.disagreements:
         click.echo(f"  {d['uid']}: stored class {d['stored_class']} (success {d['stored_success']}), "
                    f"here class {d['class_here']} (success {d['success_here']})")

@@ -4,10 +4,16 @@ classify it in reference precision.
 Runs move between machines (a campaign started on a GPU, resumed on a CPU); each success was verified where it
 was found, and this says whether it holds here too: same predicted class, same verdict, nearly the same
 probability. Works for CIFAR-10 runs and for photo runs in both attack spaces.
+
+With ``jpeg=QUALITY`` it also asks whether each success survives being saved as a JPEG: the attacked image
+(the full-resolution photo in file space, the model input otherwise) is re-encoded at that quality, decoded and
+classified again with the same success rule. A one-pixel change is a high-frequency signal that JPEG's
+quantisation and chroma subsampling blur, so this is how much of a run would survive a typical upload.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,42 +36,89 @@ class Verification:
     max_prob_diff_successes: float
     max_prob_diff_failures: float
     disagreements: list[dict[str, Any]] = field(default_factory=list)
+    #: with ``jpeg``: the quality, and how many of the successes here still succeed after the re-encode, of
+    #: all and of those on images the model classified correctly before the attack (``correct_successes``;
+    #: an image misclassified to begin with stays a "success" through any re-encode that keeps it wrong)
+    jpeg_quality: int | None = None
+    jpeg_survivors: int | None = None
+    correct_successes: int | None = None
+    jpeg_survivors_correct: int | None = None
 
     @property
     def agrees(self) -> bool:
         return not self.disagreements
 
 
-def verify_run(run: str | Path, model: str | None = None, data_path: str | Path | None = None,
-               device: str = "cpu", batch_size: int = 256) -> Verification:
+def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None = None,
+               device: str = "cpu", batch_size: int = 256, jpeg: int | None = None) -> Verification:
     """Re-classify every stored attack of the run folder ``run`` here, in reference precision.
 
     ``model`` and ``data_path`` default to the run's own (give them when the files moved; a model file must
-    have the run's sha256). Untargeted attacks succeed when the class is no longer the label, targeted ones
-    when it is the target, as when they were stored."""
+    have the run's sha256; a model object is taken as it is). Untargeted attacks succeed when the class is no
+    longer the label, targeted ones when it is the target, as when they were stored. ``jpeg`` (a quality,
+    1-100) also re-encodes each success here as a JPEG and counts those that still succeed."""
+    if jpeg is not None and not 1 <= jpeg <= 100:
+        raise InputError(f"the JPEG quality must be 1 to 100 (got {jpeg}); 95 is a typical 'high quality' save")
     df = load_results(run).reset_index(drop=True)
     config = df.attrs["config"]
-    spec = model or config.get("model")
-    if not spec:
+    spec = model if model is not None else config.get("model")
+    if spec is None:
         raise InputError(f"{run}: the run does not name its model; pass --model")
     clf = as_classifier(spec, device=device)
     want, got = config.get("model_sha256"), _model_identity(spec, clf).get("model_sha256")  # as evaluate records it
-    if want and got != want:
+    if isinstance(spec, (str, Path)) and want and got != want:
         raise InputError(f"model {spec} has sha256 {str(got)[:12]}…, the run was made with {want[:12]}…; "
                          "pass the run's model with --model")
     name, _, split = str(config.get("dataset", "cifar10/test")).partition("/")
     data = load_dataset(name, split or "test", data_path or config.get("data_path"))
     if name in PHOTO_DATASETS and config.get("space", "input") == "file":
-        probs = _file_space_probs(clf, data, df)
+        from ..photo import PhotoClassifier
+        from ..spaces import default_preprocess
+
+        photo_clf = PhotoClassifier(clf, default_preprocess(clf, None))
+        images = data.images  # full-resolution photos of different sizes: one at a time
+
+        def classify(batch: list[np.ndarray]) -> np.ndarray:
+            return np.stack([photo_clf.probs(im[None])[0] for im in batch]) if batch else np.empty((0, 0))
     else:
         if name in PHOTO_DATASETS:
             data = model_input_view(data, clf)
         images = np.asarray(data.images)
-        adv = np.stack([_perturbed(images[int(i)], c) for i, c in zip(df.image, df.changes, strict=True)]) \
-            if len(df) else images[:0]
-        probs = np.concatenate([clf.probs(adv[s:s + batch_size]) for s in range(0, len(adv), batch_size)]) \
-            if len(df) else np.empty((0, 0))
-    return _compare(df, probs)
+
+        def classify(batch: list[np.ndarray]) -> np.ndarray:
+            if not batch:
+                return np.empty((0, 0))
+            arr = np.stack(batch)
+            return np.concatenate([clf.probs(arr[s:s + batch_size]) for s in range(0, len(arr), batch_size)])
+    adv = [_perturbed(images[int(i)], c) for i, c in zip(df.image, df.changes, strict=True)]
+    probs = classify(adv)
+    result = _compare(df, probs)
+    if jpeg is not None:
+        hits = np.flatnonzero(_succeeds(df, probs)).tolist() if len(df) else []
+        survives = jpeg_survivors(classify, [adv[i] for i in hits], df.iloc[hits], jpeg)
+        correct = (df["predicted_before"] == df["label"]).to_numpy()[hits]
+        result.jpeg_quality, result.jpeg_survivors = jpeg, int(survives.sum())
+        result.correct_successes, result.jpeg_survivors_correct = int(correct.sum()), int(survives[correct].sum())
+    return result
+
+
+def jpeg_survivors(classify: Callable[[list[np.ndarray]], np.ndarray], images: list[np.ndarray], rows: Any,
+                   quality: int = 95) -> np.ndarray:
+    """Whether each adversarial image in ``images`` still succeeds (by its row of ``rows``: mode, label,
+    target) once saved as a JPEG at ``quality`` and decoded; ``classify`` maps a list of images to probabilities."""
+    from ..spaces import jpeg_roundtrip
+
+    if not images:
+        return np.zeros(0, dtype=bool)
+    return _succeeds(rows, classify([jpeg_roundtrip(im, quality) for im in images]))
+
+
+def _succeeds(df: Any, probs: np.ndarray) -> np.ndarray:
+    """The stored success rule applied to ``probs``: untargeted, any class but the label; targeted, the target."""
+    pred = probs.argmax(1)
+    targeted = (df["mode"] == "targeted").to_numpy()
+    target = df["target"].fillna(-1).to_numpy().astype(np.int64)
+    return np.where(targeted, pred == target, pred != df["label"].to_numpy())
 
 
 def _perturbed(image: np.ndarray, changes: list[list[int]]) -> np.ndarray:
@@ -81,24 +134,12 @@ def _perturbed(image: np.ndarray, changes: list[list[int]]) -> np.ndarray:
     return out
 
 
-def _file_space_probs(clf: Any, data: Any, df: Any) -> np.ndarray:
-    """Full-resolution photos with the changes applied, through the run's crop + resize black box."""
-    from ..photo import PhotoClassifier
-    from ..spaces import default_preprocess
-
-    photo_clf = PhotoClassifier(clf, default_preprocess(clf, None))
-    rows = [photo_clf.probs(_perturbed(data.images[int(i)], c)[None])[0] for i, c in zip(df.image, df.changes, strict=True)]
-    return np.stack(rows) if rows else np.empty((0, 0))
-
-
 def _compare(df: Any, probs: np.ndarray) -> Verification:
     n = len(df)
     if not n:
         return Verification(0, 0, 0, 0.0, 0.0)
     pred = probs.argmax(1)
-    targeted = (df["mode"] == "targeted").to_numpy()
-    target = df["target"].fillna(-1).to_numpy().astype(np.int64)
-    success = np.where(targeted, pred == target, pred != df["label"].to_numpy())
+    success = _succeeds(df, probs)
     stored = df["success"].to_numpy().astype(bool)
     stored_class = df["predicted_after"].to_numpy().astype(np.int64)
     diff = np.abs(probs[np.arange(n), stored_class] - df["predicted_prob_after"].to_numpy())
