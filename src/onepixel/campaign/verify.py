@@ -71,34 +71,38 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
                          "pass the run's model with --model")
     name, _, split = str(config.get("dataset", "cifar10/test")).partition("/")
     data = load_dataset(name, split or "test", data_path or config.get("data_path"))
-    if name in PHOTO_DATASETS and config.get("space", "input") == "file":
+    file_space = name in PHOTO_DATASETS and config.get("space", "input") == "file"
+    if file_space:
         from ..photo import PhotoClassifier
         from ..spaces import default_preprocess
 
         photo_clf = PhotoClassifier(clf, default_preprocess(clf, None))
-        images = data.images  # full-resolution photos of different sizes: one at a time
+        images = data.images  # full-resolution photos, of different sizes: one at a time
 
         def classify(batch: list[np.ndarray]) -> np.ndarray:
-            return np.stack([photo_clf.probs(im[None])[0] for im in batch]) if batch else np.empty((0, 0))
+            return np.stack([photo_clf.probs(im[None])[0] for im in batch])
     else:
         if name in PHOTO_DATASETS:
             data = model_input_view(data, clf)
         images = np.asarray(data.images)
 
         def classify(batch: list[np.ndarray]) -> np.ndarray:
-            if not batch:
-                return np.empty((0, 0))
-            arr = np.stack(batch)
-            return np.concatenate([clf.probs(arr[s:s + batch_size]) for s in range(0, len(arr), batch_size)])
-    adv = [_perturbed(images[int(i)], c) for i, c in zip(df.image, df.changes, strict=True)]
-    probs = classify(adv)
-    result = _compare(df, probs)
+            return clf.probs(np.stack(batch))
+    probs, survives, correct = [], [], []
+    step = 1 if file_space else batch_size  # never hold more than one batch of rebuilt images (photos can be huge)
+    for start in range(0, len(df), step):
+        part = df.iloc[start:start + step]
+        adv = [_perturbed(images[int(i)], c) for i, c in zip(part.image, part.changes, strict=True)]
+        probs.append(classify(adv))
+        if jpeg is not None:
+            hits = np.flatnonzero(_succeeds(part, probs[-1]))
+            survives.append(jpeg_survivors(classify, [adv[i] for i in hits], part.iloc[hits], jpeg))
+            correct.append((part["predicted_before"] == part["label"]).to_numpy()[hits])
+    result = _compare(df, np.concatenate(probs) if probs else np.empty((0, 0)))
     if jpeg is not None:
-        hits = np.flatnonzero(_succeeds(df, probs)).tolist() if len(df) else []
-        survives = jpeg_survivors(classify, [adv[i] for i in hits], df.iloc[hits], jpeg)
-        correct = (df["predicted_before"] == df["label"]).to_numpy()[hits]
-        result.jpeg_quality, result.jpeg_survivors = jpeg, int(survives.sum())
-        result.correct_successes, result.jpeg_survivors_correct = int(correct.sum()), int(survives[correct].sum())
+        survived, on_correct = (np.concatenate(a) if a else np.zeros(0, dtype=bool) for a in (survives, correct))
+        result.jpeg_quality, result.jpeg_survivors = jpeg, int(survived.sum())
+        result.correct_successes, result.jpeg_survivors_correct = int(on_correct.sum()), int(survived[on_correct].sum())
     return result
 
 
