@@ -11,3 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_clean():
     r = subprocess.run(["ruff", "check", "src", "tests", "benchmarks", "scripts"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+@pytest.mark.skipif(shutil.which("mypy") is None, reason="mypy is not installed (pip install -e '.[test]')")
+def test_mypy_clean():
+    # the package ships py.typed, so users' type checkers read these annotations
+    r = subprocess.run(["mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:]

@@ -164,6 +164,7 @@ def attack(
         raise InputError(f"max_queries must be >= 1 (got {max_queries})")
     seeds = _as_seeds(seed, len(imgs))
     clf = as_classifier(model, **(model_options or {}))
+    crit: Untargeted | Targeted
     if tg is None:
         crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success)
     else:

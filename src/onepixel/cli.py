@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -88,7 +89,7 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     tgt = _parse_class(clf, target, "target")
     if paper:
         popsize, generations, search_name = 400, 100, "de"
-    chosen = {} if search_name is None else {"search": search_name}
+    chosen: dict[str, Any] = {} if search_name is None else {"search": search_name}
     counts = sorted(set(pixels))  # a count < 1 is refused by the first attack, before any query
     tried = []  # (pixels, queries, success) per count, smallest first, until one fools the model
     for k in counts:
@@ -253,7 +254,7 @@ def demo(out: Path, n: int, generations: int, data: Path | None) -> None:
     img, lab = x[int(df["image"].iloc[0])], int(df["label"].iloc[0])
     target = (lab + 1) % 10
     res = run_attack(clf, img, lab, targets=target, generations=generations, seed=0)[0]
-    names = clf.class_names
+    names = clf.class_names or [str(c) for c in range(10)]
     verdict = "succeeded" if res.success else "did not succeed within this budget"
     click.echo(f"targeted example: {names[lab]} -> {names[target]} {verdict}: now {names[res.predicted_after]} "
                f"({res.predicted_prob_after:.1%}), pixel {res.pixels[0]}, {res.queries:,} queries")

@@ -29,9 +29,9 @@ def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
                 raise InputError(f"{path} has 16-bit or float pixels (mode {im.mode}{', 16 bits per channel' if wide else ''}); onepixel reads 8-bit images, convert it first")
             if im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr"):
                 raise InputError(f"{path} has unsupported pixel mode {im.mode}; use an 8-bit greyscale or RGB image")
-            im = ImageOps.exif_transpose(im)
-            im.load()
-            arr = np.array(im.convert(mode), dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only)
+            upright = ImageOps.exif_transpose(im)
+            upright.load()
+            arr = np.array(upright.convert(mode), dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only)
     except InputError:
         raise
     except Image.DecompressionBombError:  # PIL refuses before we can read the size (above ~179 M pixels)

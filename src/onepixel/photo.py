@@ -59,7 +59,7 @@ class PhotoPreprocess:
         """The ImageNet evaluation preset used for the TFLite MobileNets: a square centre crop of 87.5 % of
         the shorter side, antialiased bilinear resize to ``size``, uint8 output (MobileNetV2: top-1 86/100 on
         the 100 sample photos; see docs/imagenet.md)."""
-        s = (size, size) if isinstance(size, int) else tuple(size)
+        s = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
         return cls(size=s, crop=0.875)
 
     @property
@@ -93,7 +93,7 @@ class PhotoPreprocess:
     def __call__(self, photos: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
         """Crop and resize uint8 (H, W, C) or (N, H, W, C) photos; returns the same kind (numpy or torch)."""
         is_np = isinstance(photos, np.ndarray)
-        t = torch.tensor(photos) if is_np else photos  # a copy: decoded images are often read-only
+        t = torch.tensor(photos) if isinstance(photos, np.ndarray) else photos  # a copy: decoded images are often read-only
         single = t.ndim == 3
         if single:
             t = t[None]

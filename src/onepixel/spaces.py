@@ -115,7 +115,7 @@ def attack_photo(model: Classifier, photo: np.ndarray, label: int | None = None,
         if preprocess is None and (size is None or tuple(photo.shape[:2]) == tuple(size)):
             image = photo  # already the model's input (or a model that takes any size)
         else:
-            image = default_preprocess(model, preprocess)(photo)
+            image = np.asarray(default_preprocess(model, preprocess)(photo))
         box: Classifier = model
     else:
         return _attack_file(model, photo, label, default_preprocess(model, preprocess), target, jpeg_quality,

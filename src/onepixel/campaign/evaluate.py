@@ -19,6 +19,7 @@ from ..objectives import Targeted, Untargeted
 from ..progress import progress_bar
 from ..results import AttackResult
 from ..runner import Runner
+from ..search.base import Search
 from ..search.de import DifferentialEvolution
 from .protocol import MODES, PROTOCOLS, WorkUnit, make_units, sample_images
 from .store import ResultStore, load_results
@@ -290,7 +291,7 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
     for u in todo:
         groups.setdefault((u.pixels, u.mode), []).append(u)
     bar = progress_bar(total, "attack", "evaluate", already, disable=not progress)
-    stats = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter(), "live": live}
+    stats: dict[str, Any] = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter(), "live": live}
     batches_run = 0
     try:
         for (k, mode), units in groups.items():
@@ -328,6 +329,7 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
     targets = None if mode == "untargeted" else np.asarray([u.target for u in batch], dtype=np.int64)
     first = search != "de"  # the paper's thresholds belong to its DE; other searches stop at a success
     crit = Untargeted(0.05, stop_on_success=first) if targets is None else Targeted(0.90, stop_on_success=first)
+    strategy: Search
     if search == "de":
         strategy = DifferentialEvolution(popsize, generations)
     else:

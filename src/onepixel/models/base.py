@@ -34,6 +34,14 @@ class Classifier(ABC):
     verify_batch_size: int = 8
     #: whether chunks are padded to exactly ``batch_size`` rows (needed for batch-independent results)
     fixed_batch_shape: bool = True
+    #: names of the classes where known (zoo models, ``--labels``, 1001-class ImageNet files)
+    class_names: list[str] | None = None
+    #: (height, width) the model takes, where it declares one (photos are resized to it)
+    input_size: tuple[int, int] | None = None
+    #: a short name for reports (zoo name or file name), where known
+    name: str | None = None
+    #: sha256 of the weights or model file, where known (a run records it and refuses another model on resume)
+    sha256: str | None = None
 
     @abstractmethod
     def _forward(self, images: torch.Tensor, reference: bool) -> torch.Tensor:

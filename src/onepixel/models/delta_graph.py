@@ -102,7 +102,7 @@ class TracedNet:
         if node.op == "call_module":
             return self.gm.get_submodule(str(node.target))(*args, **kwargs)
         if node.op == "call_function":
-            fn = node.target
+            fn: Any = node.target  # a callable here (strings are the targets of the other node kinds)
             if window:
                 fn = _OUT_OF_PLACE.get(fn, fn)
                 if kwargs.get("inplace"):
@@ -155,7 +155,7 @@ def _conv_slide(m: nn.Conv2d) -> Slide | None:
     return Slide(k, s, d, lo, hi, 0.0, lambda t: F.conv2d(t, weight, bias, s, 0, d, groups), macs, fused)
 
 
-def _pool_slide(m: nn.Module) -> Slide | None:
+def _pool_slide(m: nn.MaxPool2d | nn.AvgPool2d) -> Slide | None:
     if getattr(m, "ceil_mode", False) or getattr(m, "return_indices", False):
         return None
     k = _pair(m.kernel_size)
@@ -242,7 +242,7 @@ def _no_inplace(module: nn.Module) -> None:
     """Turn off ``inplace`` flags: delta inference keeps several views of a value alive at once."""
     for m in module.modules():
         if getattr(m, "inplace", False) is True:
-            m.inplace = False
+            m.inplace = False  # type: ignore[assignment]  # (the flag of modules that have one)
 
 
 def trace(module: nn.Module, input_shape: tuple[int, int, int]) -> TracedNet:
@@ -289,10 +289,8 @@ def trace(module: nn.Module, input_shape: tuple[int, int, int]) -> TracedNet:
                 kind = "nary"
             if kind in ("point", "nary") and not _consts_broadcast(node, dependent, shapes):
                 kind, sl = "generic", None
-        macs = 0
-        if node.op == "call_module" and isinstance(gm.get_submodule(str(node.target)), nn.Linear):
-            lin = gm.get_submodule(str(node.target))
-            macs = lin.in_features * lin.out_features
+        sub = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
+        macs = sub.in_features * sub.out_features if isinstance(sub, nn.Linear) else 0
         ops.append(Op(node, kind, sl, data, shapes.get(node), macs))
     _mark_fusions(gm, ops)
     return TracedNet(gm, ops, dtype)

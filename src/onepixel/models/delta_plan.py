@@ -133,8 +133,9 @@ def _gather(src_step: Step, target: tuple[Axis, Axis] | None, pad_value: float,
     assert sg is not None
     if slide is not None:
         assert out is not None
-        t = tuple(out[i].off * slide.stride[i] - slide.pad_lo[i] for i in range(2))
-        size = tuple((out[i].w - 1) * slide.stride[i] + slide.span(i) for i in range(2))
+        t0, t1 = (out[i].off * slide.stride[i] - slide.pad_lo[i] for i in range(2))
+        s0, s1 = ((out[i].w - 1) * slide.stride[i] + slide.span(i) for i in range(2))
+        t, size = (t0, t1), (s0, s1)
     else:
         assert target is not None
         t = (target[0].off, target[1].off)
@@ -173,7 +174,8 @@ def build(net: TracedNet, hw: tuple[int, int], size: tuple[int, int]) -> Plan:
         elif windowed and len(windowed) == len(data) and op.kind == "slide":
             sl, src = op.slide, data[0]
             assert sl is not None and op.shape is not None and src.geo is not None
-            out = tuple(slide_axis(src.geo[i], op.shape[2 + i], sl.span(i), sl.stride[i], sl.pad_lo[i]) for i in range(2))
+            out = (slide_axis(src.geo[0], op.shape[2], sl.span(0), sl.stride[0], sl.pad_lo[0]),
+                   slide_axis(src.geo[1], op.shape[3], sl.span(1), sl.stride[1], sl.pad_lo[1]))
             if not (out[0].whole and out[1].whole):
                 step = Step(op, "window", out, {src.op.node: _gather(src, None, sl.pad_value, sl, out)})
         elif windowed and len(windowed) == len(data) and op.kind == "point":

@@ -79,10 +79,9 @@ class OnnxClassifier(Classifier):
         self.input_size = (h, w) if h and w else None
         self.fixed_batch = _fixed(shape[0])
         self.batch_size = self.fixed_batch or max(1, int(batch_size))
-        if self._in.type in _FLOAT_TYPES:
-            self.input_dtype = _FLOAT_TYPES[self._in.type]
-        elif self._in.type in _INT_TYPES:
-            self.input_dtype = _INT_TYPES[self._in.type]
+        types = {**_FLOAT_TYPES, **_INT_TYPES}
+        if self._in.type in types:
+            self.input_dtype = np.dtype(types[self._in.type])
         else:
             raise ModelError(f"{self.path.name}: unsupported input type {self._in.type} (float, float16, uint8 or int8)")
         self.preprocess = preprocess or Preprocess()

@@ -129,7 +129,7 @@ class TorchClassifier(Classifier):
         self.fast = self.reference
         if use_bf16:
             fast = _fold_batchnorm(copy.deepcopy(self.reference))
-            self.fast = fast.to(torch.bfloat16).to(memory_format=torch.channels_last).eval()
+            self.fast = fast.to(torch.bfloat16).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.precision = "bf16" if use_bf16 else "fp32"
         self.delta = delta
         self.delta_batch_size = delta_batch_size or 64
@@ -150,7 +150,7 @@ class TorchClassifier(Classifier):
         if self._delta is None:
             module = self.fast
             if not self._bf16:  # fold BN and go channels_last here too: fewer, faster ops on the windows
-                module = _fold_batchnorm(copy.deepcopy(self.reference)).to(memory_format=torch.channels_last).eval()
+                module = _fold_batchnorm(copy.deepcopy(self.reference)).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
             gain = 1.0 if self.delta is True else AUTO_DELTA_GAIN
             self._delta = DeltaEngine(module, self.preprocess, self.delta_batch_size, min_gain=gain)
         return self._delta
@@ -178,6 +178,7 @@ class TorchClassifier(Classifier):
                         parts.append((padded, super().query(bases, which[padded], x[padded], y[padded], colours[padded],
                                                             rows_per_image=rows_per_image)))
                     else:
+                        assert real is not None  # rows with a plan come with their scores
                         self._delta_used = True
                         probs = self._checked(to_probabilities(scores, self.output), len(padded))
                         parts.append((real, probs[: len(real)]))

@@ -53,6 +53,7 @@ class TFLiteClassifier(Classifier):
     """
 
     fixed_batch_shape = False  # chunks are padded to the interpreter's own fixed batch inside _forward
+    input_size: tuple[int, int]  # read from the model file: always declared
 
     def __init__(self, path: str | Path, output: str = "auto", background: bool | str = "auto", batch_size: int = 32,
                  num_threads: int | None = None, float_input: tuple[float, float] = (1.0 / 127.5, -1.0),

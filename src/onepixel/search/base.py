@@ -33,3 +33,10 @@ class Search(Protocol):
     def max_queries(self) -> int:
         """Queries a row spends if it never stops early (used for budgets and progress)."""
         ...
+
+
+def started(space: PixelSpace | None) -> PixelSpace:
+    """The space a search's ``start`` was given (a search used before ``start`` fails here, by name)."""
+    if space is None:
+        raise RuntimeError("the search was used before start(); call start(space, seeds) first")
+    return space

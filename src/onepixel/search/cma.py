@@ -15,6 +15,7 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError, OnepixelError
+from .base import started
 
 
 def _cma_module() -> Any:
@@ -52,6 +53,10 @@ class CMAES:
     def max_queries(self) -> int:
         return self.budget
 
+    @property
+    def _sp(self) -> PixelSpace:
+        return started(self._space)
+
     def start(self, space: PixelSpace, seeds: list[int]) -> None:
         self._cma = _cma_module()
         self._space = space
@@ -66,14 +71,13 @@ class CMAES:
         """A fresh CMA-ES for row r from a random start; its Gaussian draws come from the row's own stream
         (``randn``) and ``seed=nan`` keeps cma off numpy's global generator, so rows never share randomness."""
         rng = self._rngs[r]
-        x0 = (self._space.sample_paper(rng, 1)[0] - self._lo) / (self._hi - self._lo)
+        x0 = (self._sp.sample_paper(rng, 1)[0] - self._lo) / (self._hi - self._lo)
         opts = {"popsize": self._n, "bounds": [0.0, 1.0], "seed": float("nan"), "verbose": -9,
                 "randn": lambda lam, dim: rng.standard_normal((lam, dim))}
         return self._cma.CMAEvolutionStrategy(x0, self.sigma, opts)
 
     def ask(self, rows: np.ndarray) -> np.ndarray:
-        assert self._space is not None, "call start() first"
-        out = np.empty((len(rows), self._n, self._space.dim))
+        out = np.empty((len(rows), self._n, self._sp.dim))
         for j, r in enumerate(rows):
             if self._es[r].stop():
                 self._es[r] = self._new(r)

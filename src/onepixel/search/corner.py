@@ -20,6 +20,7 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError
+from .base import started
 from .colours import colour_grid
 
 
@@ -46,6 +47,10 @@ class CornerSearch:
         if self.top < 1 or self.batch < 1:
             raise InputError(f"top and batch must be >= 1 (got top={self.top}, batch={self.batch})")
 
+    @property
+    def _sp(self) -> PixelSpace:
+        return started(self._space)
+
     def start(self, space: PixelSpace, seeds: list[int]) -> None:
         if space.pixels > space.height * space.width:
             raise InputError(f"{space.pixels} pixels do not fit a {space.width}x{space.height} image")
@@ -62,12 +67,11 @@ class CornerSearch:
 
     def max_queries(self) -> int:
         """The scan for k = 1; ``max(budget, scan)`` for k > 1 (known after ``start``)."""
-        assert self._space is not None, "call start() first"
-        return self._scan if self._space.pixels == 1 else max(self.budget, self._scan)
+        return self._scan if self._sp.pixels == 1 else max(self.budget, self._scan)
 
     def ask(self, rows: np.ndarray) -> np.ndarray:
-        assert self._space is not None, "call start() first"
-        sp, k = self._space, self._space.pixels
+        sp = self._sp
+        k = sp.pixels
         out = np.empty((len(rows), self.batch, k, 2 + sp.channels))
         scanning = self._next[rows] < self._scan
         if scanning.any():
@@ -82,12 +86,12 @@ class CornerSearch:
     def _changes(self, i: np.ndarray) -> np.ndarray:
         """Changes (..., 2 + C) for flat scan indices i = (y * W + x) * M + colour."""
         loc, col = np.divmod(i, self._m)
-        y, x = np.divmod(loc, self._space.width)
+        y, x = np.divmod(loc, self._sp.width)
         return np.concatenate([x[..., None], y[..., None], self._colours[col]], axis=-1).astype(np.float64)
 
     def _combine(self, rows: np.ndarray) -> np.ndarray:
         """``batch`` k-subsets of the ``top`` best locations of each row, each pixel at its best colour."""
-        k = self._space.pixels
+        k = self._sp.pixels
         per_loc = self._score[rows].reshape(len(rows), -1, self._m)
         best_col = per_loc.argmin(-1)
         t = min(max(self.top, k), per_loc.shape[1])

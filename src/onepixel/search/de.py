@@ -14,6 +14,7 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError
+from .base import started
 
 STRATEGIES = ("rand1", "best1", "current-to-best1")
 
@@ -47,9 +48,17 @@ class DifferentialEvolution:
             raise InputError(f"generations must be >= 0 (got {self.generations})")
         if self.crossover is not None and not 0.0 <= self.crossover <= 1.0:
             raise InputError(f"crossover rate must be in [0, 1] (got {self.crossover})")
+        if isinstance(self.mutation, (list, tuple)):  # dithering: one (low, high) pair, kept as a tuple
+            if len(self.mutation) != 2:
+                raise InputError(f"mutation must be F or a (low, high) pair (got {self.mutation})")
+            self.mutation = (float(self.mutation[0]), float(self.mutation[1]))
 
     def max_queries(self) -> int:
         return self.popsize * (self.generations + 1)
+
+    @property
+    def _sp(self) -> PixelSpace:
+        return started(self._space)
 
     def start(self, space: PixelSpace, seeds: list[int]) -> None:
         self._space = space
@@ -61,8 +70,7 @@ class DifferentialEvolution:
         self._trials = np.empty_like(self._pop)
 
     def ask(self, rows: np.ndarray) -> np.ndarray:
-        assert self._space is not None, "call start() first"
-        out = np.empty((len(rows), self.popsize, self._space.dim))
+        out = np.empty((len(rows), self.popsize, self._sp.dim))
         for j, r in enumerate(rows):
             if self._gen[r] == 0:
                 out[j] = self._pop[r]
@@ -74,7 +82,7 @@ class DifferentialEvolution:
     def _mutate(self, r: int) -> np.ndarray:
         """One generation of trials for image row r, drawn from its own random stream."""
         rng, pop, fit, p = self._rngs[r], self._pop[r], self._fit[r], self.popsize
-        f = self.mutation if np.isscalar(self.mutation) else rng.uniform(*self.mutation)
+        f = rng.uniform(*self.mutation) if isinstance(self.mutation, tuple) else self.mutation
         i = np.arange(p)
         a, b, c = _distinct_others(rng, p)
         if self.strategy == "rand1":
@@ -87,7 +95,7 @@ class DifferentialEvolution:
             take = rng.random(pop.shape) < self.crossover
             take[i, rng.integers(0, pop.shape[1], p)] = True  # at least one gene from the mutant
             mutant = np.where(take, mutant, pop)
-        return self._space.clip(mutant)
+        return self._sp.clip(mutant)
 
     def exhausted(self, rows: np.ndarray) -> np.ndarray:
         """True for rows that have run all their generations."""

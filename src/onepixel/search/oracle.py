@@ -175,7 +175,7 @@ def one_pixel_oracle(
         fooling[i] = crit.is_adversarial(p[None], labels[i:i + 1], tg1)[0]
     shape = (n, h, w, len(colours))
     return OracleResult(
-        fooled=fooling.any(1), count=fooling.sum(1), fooling=fooling.reshape(shape), fitness=fitness.reshape(shape),
+        fooled=np.asarray(fooling.any(1)), count=fooling.sum(1), fooling=fooling.reshape(shape), fitness=fitness.reshape(shape),
         colours=colours, queries=queries, probs=None if probs is None else probs.reshape(*shape, -1))
 
 

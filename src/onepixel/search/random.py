@@ -39,6 +39,7 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError
+from .base import started
 from .colours import colour_grid
 
 #: fractions of the budget at which Sparse-RS halves the share of pixels it resamples
@@ -105,6 +106,10 @@ class RandomSearch:
         if self.refine < 0:
             raise InputError(f"refine must be >= 0 queries (got {self.refine})")
 
+    @property
+    def _sp(self) -> PixelSpace:
+        return started(self._space)
+
     def max_queries(self) -> int:
         """The budget; for k = 1 at most H * W * M (every change tried: the oracle's answer) plus the refinement."""
         return self._cap if self._space is not None else self.budget
@@ -124,7 +129,7 @@ class RandomSearch:
         self._cap = min(self.budget, self._corners) + self._n_refine if k == 1 else self.budget
         self._rngs = [np.random.default_rng(np.random.SeedSequence([s, 0x5125])) for s in seeds]
         # Log-weights of each (location, colour) for k > 1: uniform until observe() shows the images.
-        self._logw = np.zeros((n, self._locs, self._m)) if k > 1 else None
+        self._logw = np.zeros((n, self._locs, self._m) if k > 1 else (n, 0, 0))
         self._where = _centre_prior(space.height, space.width, self.centre)  # log-weights of locations
         self._where_cdf = np.cumsum(np.exp(self._where - self._where.max()))
         self._where_cdf /= self._where_cdf[-1]
@@ -132,7 +137,7 @@ class RandomSearch:
         self._col = np.zeros((n, k), dtype=np.int64)  # ... and colour indices
         self._fit = np.full(n, np.inf)
         self._used = np.zeros(n, dtype=np.int64)
-        self._visited = np.zeros((n, self._locs * self._m), dtype=bool) if k == 1 else None
+        self._visited = np.zeros((n, self._locs * self._m) if k == 1 else (n, 0), dtype=bool)
         bits = 1 << min(23, max(10, (32 * self.budget - 1).bit_length()))  # k > 1: bitmap of the sets tried
         self._tried = np.zeros((n, bits // 8) if k > 1 else (n, 0), dtype=np.uint8)
         if k == 1:
@@ -160,9 +165,9 @@ class RandomSearch:
         logw = np.stack([np.linalg.norm(px - c, axis=-1) for c in self._colours], axis=-1)
         logw -= logw.max(-1, keepdims=True)  # in place, here and below: these arrays are H * W * 8 per image
         logw /= self.temperature
-        if self._space.pixels == 1:
+        if self._sp.pixels == 1:
             logw += self._where[None, :, None]
-            self._keys = None  # the old keys go before the new ones are made
+            del self._keys  # the old keys go before the new ones are made
             self._sort_keys(logw.reshape(len(images), -1))
         else:
             self._logw = logw
@@ -186,19 +191,18 @@ class RandomSearch:
 
     def _resampled(self, rows: np.ndarray) -> np.ndarray:
         """How many of the k pixels a proposal replaces, per row, at its current point in the budget."""
-        k = self._space.pixels
+        k = self._sp.pixels
         p = self.p_init * 0.5 ** np.searchsorted(HALVINGS, self._used[rows] / self.budget, side="right")
         return np.clip(np.rint(p * k), 1, k).astype(np.int64)
 
     def ask(self, rows: np.ndarray) -> np.ndarray:
-        assert self._space is not None, "call start() first"
         if not len(rows):
-            return np.empty((0, self.batch, self._space.dim))
-        if self._space.pixels > 1:
+            return np.empty((0, self.batch, self._sp.dim))
+        if self._sp.pixels > 1:
             self._propose_many(rows)
             return self._candidates(self._prop_loc[rows], self._prop_col[rows])
         fine = self._used[rows] >= self._corners  # k = 1: corners done, refining
-        out = np.empty((len(rows), self.batch, self._space.dim))
+        out = np.empty((len(rows), self.batch, self._sp.dim))
         if (~fine).any():
             self._propose_one(rows[~fine])
             out[~fine] = self._candidates(self._prop_loc[rows[~fine]], self._prop_col[rows[~fine]])
@@ -207,9 +211,9 @@ class RandomSearch:
         return out
 
     def _candidates(self, loc: np.ndarray, col: np.ndarray) -> np.ndarray:
-        y, x = np.divmod(loc, self._space.width)
+        y, x = np.divmod(loc, self._sp.width)
         blocks = np.concatenate([x[..., None], y[..., None], self._colours[col]], axis=-1).astype(np.float64)
-        return blocks.reshape(*loc.shape[:-1], self._space.dim)
+        return blocks.reshape(*loc.shape[:-1], self._sp.dim)
 
     def _propose_one(self, rows: np.ndarray) -> None:
         """k = 1: ``batch`` distinct untried (location, colour) pairs per row. With probability ``local`` a slot
@@ -226,7 +230,7 @@ class RandomSearch:
         for j in range(e):  # a handful of elite members, each vectorised over rows
             share = (n_local + e - 1 - j) // e  # slots of member j: n_local split as evenly as possible
             share = np.where(np.isfinite(elite_fit[:, j]), share, 0)
-            near = _neighbourhoods(self._space.height, self._space.width, self.radius, elite[:, j])  # (a, S)
+            near = _neighbourhoods(self._sp.height, self._sp.width, self.radius, elite[:, j])  # (a, S)
             cand = (np.maximum(near, 0)[:, :, None] * m + np.arange(m)).reshape(a, -1)
             ok = np.repeat(near >= 0, m, axis=1) & ~self._visited[rows[:, None], cand]
             order = np.argsort(np.where(ok, -self._keys[rows[:, None], cand], np.inf), axis=1, kind="stable")[:, :n]
@@ -269,7 +273,7 @@ class RandomSearch:
     def _propose_fine(self, rows: np.ndarray) -> np.ndarray:
         """k = 1 after the corners: the next ``batch`` refinement changes of each row (colour rounds over the
         row's best locations, each location's colours nearest its best corner first), padded past the end."""
-        out = np.empty((len(rows), self.batch, self._space.dim))
+        out = np.empty((len(rows), self.batch, self._sp.dim))
         for i, r in enumerate(rows):
             if int(r) not in self._plan:  # fixed when the row enters refinement: its best locations so far
                 top = np.argsort(self._locfit[r], kind="stable")[:REFINE_LOCATIONS]
@@ -280,7 +284,7 @@ class RandomSearch:
             t = np.minimum(self._fine_pos[r] + np.arange(self.batch), self._n_refine - 1)
             self._fine_pos[r] += self.batch
             rank, slot = np.divmod(t, len(top))
-            y, x = np.divmod(top[slot], self._space.width)
+            y, x = np.divmod(top[slot], self._sp.width)
             out[i] = np.concatenate([x[:, None], y[:, None], self._fine[order[slot, rank]]], axis=1)
         return out
 
@@ -293,7 +297,7 @@ class RandomSearch:
         repeat would spend a query of the budget on an answer already known (the runner's memo saves only the
         model time). Every random number a row uses comes from its own stream, so its proposals do not depend
         on the other rows of the batch."""
-        n, k, a = self.batch, self._space.pixels, len(rows)
+        n, k, a = self.batch, self._sp.pixels, len(rows)
         draws = (k, 5 + self._m)
         u = np.stack([self._rngs[r].random((n, *draws)) for r in rows]).reshape(a * n, *draws)
         loc, col = (v.reshape(a, n, k) for v in self._vary(np.repeat(rows, n), u, wide=False))
@@ -312,7 +316,7 @@ class RandomSearch:
     def _vary(self, rows: np.ndarray, u: np.ndarray, wide: bool) -> tuple[np.ndarray, np.ndarray]:
         """One variant of the current set of each ``rows`` entry (rows may repeat), from uniforms
         ``u`` (len(rows), k, 5 + M). ``wide``: no local moves, no centre prior, uniform corner colours."""
-        w, h, rad = self._space.width, self._space.height, self.radius
+        w, h, rad = self._sp.width, self._sp.height, self.radius
         side = 2 * rad + 1
         loc, col = self._loc[rows], self._col[rows]  # (s, k)
         first = ~np.isfinite(self._fit[rows])[:, None]  # nothing accepted yet: draw whole random sets
@@ -365,7 +369,7 @@ class RandomSearch:
         return dup | self._tried_bits(rows, keys)
 
     def tell(self, rows: np.ndarray, fitness: np.ndarray) -> None:
-        if self._space.pixels == 1:
+        if self._sp.pixels == 1:
             fine = self._used[rows] >= self._corners
             self._used[rows] += np.isfinite(fitness).sum(1)
             rows, fitness = rows[~fine], fitness[~fine]  # refinement follows its fixed plan: nothing to learn

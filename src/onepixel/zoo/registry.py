@@ -51,7 +51,7 @@ def entries() -> dict[str, ZooEntry]:
             name=name,
             classes=tuple(d.pop("classes", CIFAR10_CLASSES)),
             input_size=tuple(d.pop("input_size", (32, 32))),
-            preprocess=Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()}) if pre else Preprocess.cifar10(),
+            preprocess=Preprocess(**_tuples(pre)) if pre else Preprocess.cifar10(),
             **d,
         )
     return out
@@ -88,6 +88,11 @@ def load_module(name: str, path: str | Path | None = None) -> torch.nn.Module:
     if missing or unexpected:
         raise ModelError(f"weights of {name!r} do not fit its architecture (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return module.eval()
+
+
+def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
+    """JSON lists as the tuples :class:`Preprocess` takes (mean, std)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
 
 
 def load(name: str, **options: Any) -> TorchClassifier:

@@ -111,7 +111,7 @@ def train(
     dev = cfg.device
     bf16 = fast_bf16_available(dev) if cfg.bf16 is None else cfg.bf16
     torch.manual_seed(cfg.seed)
-    model = build(cfg.arch).to(dev).to(memory_format=torch.channels_last)
+    model = build(cfg.arch).to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.SGD(
