@@ -258,6 +258,7 @@ def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
     j = verify_run(run, data_path=CIFAR_DIR, jpeg=95)
     assert j.jpeg_quality == 95 and 0 <= j.jpeg_survivors <= j.successes_here
     assert 0 <= j.jpeg_survivors_correct <= j.correct_successes <= j.successes_here
+    assert 0 <= j.jpeg_clean_fooled <= j.successes_here
     r = subprocess.run(verify + ["--jpeg", "95"], env=env, capture_output=True, text=True)
     assert r.returncode == 0 and f"JPEG at quality 95: {j.jpeg_survivors} of {j.successes_here} successes" in r.stdout
     r = subprocess.run(verify + ["--jpeg", "0"], env=env, capture_output=True, text=True)
@@ -282,8 +283,8 @@ def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
     assert r.returncode == 2 and "sha256" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_jpeg_survivors_keeps_a_bright_pixel_and_loses_an_exact_colour():
-    from onepixel.campaign.verify import jpeg_survivors
+def test_jpeg_keeps_a_bright_pixel_and_loses_an_exact_colour():
+    from onepixel.campaign.verify import succeeds_after_jpeg
 
     dark = np.full((32, 32, 3), 20, np.uint8)
     white, magenta = dark.copy(), dark.copy()
@@ -301,10 +302,11 @@ def test_jpeg_survivors_keeps_a_bright_pixel_and_loses_an_exact_colour():
     untargeted = pd.DataFrame({"mode": ["untargeted"], "label": [0], "target": [None]})
     targeted = pd.DataFrame({"mode": ["targeted"], "label": [0], "target": [1]})
     assert bright([white])[0, 1] and exact([magenta])[0, 1]  # both fool their model before the re-encode
-    assert jpeg_survivors(bright, [white], untargeted, 95).tolist() == [True]
-    assert jpeg_survivors(bright, [white], targeted, 95).tolist() == [True]
-    assert jpeg_survivors(exact, [magenta], untargeted, 95).tolist() == [False]
-    assert jpeg_survivors(exact, [], untargeted.iloc[:0], 95).shape == (0,)
+    assert succeeds_after_jpeg(bright, [white], untargeted, 95).tolist() == [True]
+    assert succeeds_after_jpeg(bright, [white], targeted, 95).tolist() == [True]
+    assert succeeds_after_jpeg(exact, [magenta], untargeted, 95).tolist() == [False]
+    assert succeeds_after_jpeg(exact, [], untargeted.iloc[:0], 95).shape == (0,)
+    assert succeeds_after_jpeg(bright, [dark], untargeted, 95).tolist() == [False]  # the clean image's control
 
 
 def test_fewest_pixels_counts_each_image_at_its_smallest_fooling_count():

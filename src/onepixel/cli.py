@@ -206,7 +206,8 @@ def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: i
     if v.jpeg_survivors is not None:
         click.echo(f"JPEG at quality {v.jpeg_quality}: {v.jpeg_survivors} of {v.successes_here} successes still fool "
                    f"the model ({v.jpeg_survivors_correct} of the {v.correct_successes} on images it classified "
-                   "correctly before the attack)")
+                   f"correctly before the attack); the JPEG alone, without the attack, already does so for "
+                   f"{v.jpeg_clean_fooled} of the {v.successes_here} clean images")
     for d in v.disagreements:
         click.echo(f"  {d['uid']}: stored class {d['stored_class']} (success {d['stored_success']}), "
                    f"here class {d['class_here']} (success {d['success_here']})")

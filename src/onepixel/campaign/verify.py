@@ -43,6 +43,8 @@ class Verification:
     jpeg_survivors: int | None = None
     correct_successes: int | None = None
     jpeg_survivors_correct: int | None = None
+    #: the control: successes whose *clean* image, JPEG-encoded alone, already meets the success rule
+    jpeg_clean_fooled: int | None = None
 
     @property
     def agrees(self) -> bool:
@@ -88,7 +90,7 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
 
         def classify(batch: list[np.ndarray]) -> np.ndarray:
             return clf.probs(np.stack(batch))
-    probs, survives, correct = [], [], []
+    probs, survives, correct, clean_fooled = [], [], [], []
     step = 1 if file_space else batch_size  # never hold more than one batch of rebuilt images (photos can be huge)
     for start in range(0, len(df), step):
         part = df.iloc[start:start + step]
@@ -96,20 +98,24 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
         probs.append(classify(adv))
         if jpeg is not None:
             hits = np.flatnonzero(_succeeds(part, probs[-1]))
-            survives.append(jpeg_survivors(classify, [adv[i] for i in hits], part.iloc[hits], jpeg))
+            survives.append(succeeds_after_jpeg(classify, [adv[i] for i in hits], part.iloc[hits], jpeg))
+            clean = [images[int(i)] for i in part.image.iloc[hits]]
+            clean_fooled.append(succeeds_after_jpeg(classify, clean, part.iloc[hits], jpeg))
             correct.append((part["predicted_before"] == part["label"]).to_numpy()[hits])
     result = _compare(df, np.concatenate(probs) if probs else np.empty((0, 0)))
     if jpeg is not None:
-        survived, on_correct = (np.concatenate(a) if a else np.zeros(0, dtype=bool) for a in (survives, correct))
+        survived, on_correct, control = (np.concatenate(a) if a else np.zeros(0, dtype=bool)
+                                         for a in (survives, correct, clean_fooled))
+        result.jpeg_clean_fooled = int(control.sum())
         result.jpeg_quality, result.jpeg_survivors = jpeg, int(survived.sum())
         result.correct_successes, result.jpeg_survivors_correct = int(on_correct.sum()), int(survived[on_correct].sum())
     return result
 
 
-def jpeg_survivors(classify: Callable[[list[np.ndarray]], np.ndarray], images: list[np.ndarray], rows: Any,
-                   quality: int = 95) -> np.ndarray:
-    """Whether each adversarial image in ``images`` still succeeds (by its row of ``rows``: mode, label,
-    target) once saved as a JPEG at ``quality`` and decoded; ``classify`` maps a list of images to probabilities."""
+def succeeds_after_jpeg(classify: Callable[[list[np.ndarray]], np.ndarray], images: list[np.ndarray], rows: Any,
+                        quality: int = 95) -> np.ndarray:
+    """Whether each image in ``images`` meets the success rule of its row of ``rows`` (mode, label, target)
+    once saved as a JPEG at ``quality`` and decoded; ``classify`` maps a list of images to probabilities."""
     from ..spaces import jpeg_roundtrip
 
     if not images:
