@@ -261,6 +261,11 @@ def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
     assert 0 <= j.jpeg_clean_fooled <= j.successes_here
     r = subprocess.run(verify + ["--jpeg", "95"], env=env, capture_output=True, text=True)
     assert r.returncode == 0 and f"JPEG at quality 95: {j.jpeg_survivors} of {j.successes_here} successes" in r.stdout
+    from onepixel.report import write_report
+
+    _, md = write_report([run], tmp_path / "report", gallery=0)  # the report quotes the recorded verification
+    assert "onepixel verify re-classified all 4 attacks" in md.read_text() and "every verdict and class agrees" in md.read_text()
+    assert f"Saved as a JPEG at quality 95, {j.jpeg_survivors} of {j.successes_here} successes" in md.read_text()
     r = subprocess.run(verify + ["--jpeg", "0"], env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
@@ -270,6 +275,8 @@ def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
     con.commit()
     r = subprocess.run(verify, env=env, capture_output=True, text=True)
     assert r.returncode == 1 and "1 differ" in r.stdout and uid in r.stdout
+    _, md = write_report([run], tmp_path / "report", gallery=0)
+    assert "1 differ in class or verdict" in md.read_text() and "JPEG" not in md.read_text()  # the last one counts
 
     changes = con.execute("SELECT changes FROM attacks WHERE uid = ?", (uid,)).fetchone()[0]
     old = json.loads(changes)

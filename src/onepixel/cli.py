@@ -200,6 +200,7 @@ def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: i
     from .campaign import verify_run
 
     v = verify_run(run, model=model, data_path=data, device=device, jpeg=jpeg)
+    v.save(run)  # reports quote the last verification
     click.echo(f"{run}: {v.attacks} attacks; successes stored {v.stored_successes}, here {v.successes_here}; "
                f"{len(v.disagreements)} differ in class or verdict; largest probability difference "
                f"{v.max_prob_diff_successes:.1e} (successes), {v.max_prob_diff_failures:.1e} (failures)")

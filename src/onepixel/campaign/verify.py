@@ -13,8 +13,11 @@ quantisation and chroma subsampling blur, so this is how much of a run would sur
 
 from __future__ import annotations
 
+import json
+import platform
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,43 @@ class Verification:
     @property
     def agrees(self) -> bool:
         return not self.disagreements
+
+    def save(self, run: str | Path) -> Path:
+        """Record this verification as ``RUN/verification.json`` (reports quote it), with when and where it ran."""
+        import torch
+
+        from .. import __version__
+
+        path = Path(run) / VERIFICATION_FILE
+        record = {**asdict(self), "verified_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  "machine": f"{platform.machine()}, torch {torch.__version__}", "onepixel": __version__}
+        path.write_text(json.dumps(record, indent=1) + "\n")
+        return path
+
+
+#: where ``onepixel verify`` records its last verification of a run folder
+VERIFICATION_FILE = "verification.json"
+
+
+def verification_line(run: str | Path, attacks: int) -> str:
+    """One sentence on the run's recorded verification (empty if none): what was checked, when, the verdict, and
+    the JPEG check where it ran. ``attacks``: the run's attacks now (a run that grew since is said so)."""
+    path = Path(run) / VERIFICATION_FILE
+    try:
+        v = json.loads(path.read_text())
+        checked, bad = int(v["attacks"]), len(v["disagreements"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    scope = f"all {checked:,} attacks" if checked == attacks else f"{checked:,} of the {attacks:,} attacks stored now"
+    verdict = "every verdict and class agrees" if not bad else f"{bad} differ in class or verdict"
+    line = (f"onepixel verify re-classified {scope} from their stored changes in reference precision on "
+            f"{v.get('verified_at', '?')} ({v.get('machine', '?')}): {verdict}.")
+    if v.get("jpeg_quality") is not None:
+        line += (f" Saved as a JPEG at quality {v['jpeg_quality']}, {v['jpeg_survivors']} of {v['successes_here']} "
+                 f"successes still fool the model ({v['jpeg_survivors_correct']} of the {v['correct_successes']} on "
+                 f"images classified correctly before the attack; the clean images' JPEGs alone: "
+                 f"{v['jpeg_clean_fooled']}).")
+    return line
 
 
 def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None = None,

@@ -15,6 +15,7 @@ import numpy as np
 from ..campaign.metrics import fewest_pixels, summarize
 from ..campaign.protocol import attacks_per_image, imagenet_rule
 from ..campaign.store import load_results
+from ..campaign.verify import verification_line
 from . import figures
 from .tables import DETAIL_HEADER, detail_rows, fewest_table, markdown_table, paper_layout
 
@@ -46,6 +47,7 @@ class RunSection:
     settings: str = ""
     fewest_header: list[str] = field(default_factory=list)
     fewest_rows: list[list[str]] = field(default_factory=list)
+    verification: str = ""
 
     @property
     def fewest_md(self) -> str:
@@ -172,7 +174,7 @@ def _section(folder: Path, gallery: int) -> RunSection:
     rows = detail_rows(metrics)
     fewest_header, fewest_rows = fewest_table(fewest_pixels(df, len(classes)))
     return RunSection(name, str(folder), cfg, metrics, markdown_table(DETAIL_HEADER, rows), rows, figs, gal, note,
-                      _settings(cfg, len(classes)), fewest_header, fewest_rows)
+                      _settings(cfg, len(classes)), fewest_header, fewest_rows, verification_line(folder, len(df)))
 
 
 def write_report(runs: list[str | Path], out: str | Path, gallery: int = 8) -> tuple[Path, Path]:
