@@ -146,9 +146,9 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
     if jpeg is not None:
         survived, on_correct, control = (np.concatenate(a) if a else np.zeros(0, dtype=bool)
                                          for a in (survives, correct, clean_fooled))
-        result.jpeg_clean_fooled = int(control.sum())
         result.jpeg_quality, result.jpeg_survivors = jpeg, int(survived.sum())
         result.correct_successes, result.jpeg_survivors_correct = int(on_correct.sum()), int(survived[on_correct].sum())
+        result.jpeg_clean_fooled = int(control.sum())
     return result
 
 
