@@ -182,7 +182,7 @@ def attack(
     runner = Runner(clf, crit, srch, int(pixels), max_queries, memo)
     if not progress:
         return runner.run(imgs, labs, tg, seeds)
-    from .progress import progress_bar
+    from .progress import progress_bar, show_status
 
     with progress_bar(len(imgs), "img", "attack") as bar:
         import time
@@ -192,7 +192,7 @@ def attack(
         def update(done: int, total: int, successes: int, queries: int) -> None:
             # refresh=False + update(): tqdm redraws at most every mininterval (a redraw per round floods logs)
             rate = queries / max(1e-9, time.perf_counter() - t0)
-            bar.set_postfix(success=f"{successes}/{total}", q_s=f"{rate:.0f}", refresh=False)
+            show_status(bar, successes, done, rate)
             bar.update(done - bar.n)
 
         return runner.run(imgs, labs, tg, seeds, progress=update)

@@ -17,3 +17,10 @@ def progress_bar(total: int, unit: str, desc: str, initial: int = 0, disable: bo
 
     return tqdm(total=total, initial=initial, unit=unit, desc=desc, disable=disable, smoothing=0,
                 mininterval=1.0, miniters=0)
+
+
+def show_status(bar: Any, fooled: int, finished: int, queries_per_s: float | None) -> None:
+    """Put "fooled / finished" and the queries per second after the bar (None: not measured yet). The bar is
+    redrawn at its next update, at most once a second."""
+    rate = "first round" if not queries_per_s else f"{queries_per_s:,.0f} queries/s"
+    bar.set_postfix_str(f"{fooled}/{finished} fooled, {rate}", refresh=False)

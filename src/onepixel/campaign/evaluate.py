@@ -16,7 +16,7 @@ import numpy as np
 from ..api import as_classifier
 from ..errors import InputError, OnepixelError
 from ..objectives import Targeted, Untargeted
-from ..progress import progress_bar
+from ..progress import progress_bar, show_status
 from ..results import AttackResult
 from ..runner import Runner
 from ..search.base import Search
@@ -223,8 +223,7 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
             count, successes, _ = store.progress()
             # the workers' queries so far, attacks in flight included: the rate is right from the first round
             rate = sum(live) / max(time.perf_counter() - t0, 1e-9)
-            bar.set_postfix(success=f"{successes}/{count}", q_s=f"{rate:,.0f}" if rate else "(first round)",
-                            refresh=False)
+            show_status(bar, successes, count, rate)
             bar.update(count - bar.n)
     finally:
         for p in procs:
@@ -365,7 +364,7 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
         elapsed = time.perf_counter() - stats["t0"]
         rate = (stats["queries"] + queries) / max(elapsed, 1e-9)
         # refresh=False + update(0): tqdm redraws at most every mininterval (a redraw per round floods logs)
-        bar.set_postfix(success=f"{stats['success']}/{stats['done']}", q_s=f"{rate:,.0f}", refresh=False)
+        show_status(bar, stats["success"], stats["done"], rate)
         bar.update(0)
         if stats["live"] is not None:
             shared, slot = stats["live"]
