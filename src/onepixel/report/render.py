@@ -154,7 +154,11 @@ def _section(folder: Path, gallery: int) -> RunSection:
     cfg = df.attrs["config"]
     classes = cfg.get("classes") or [str(i) for i in range(10)]
     metrics = summarize(df, len(classes))
-    name = f"{_model_name(cfg)} — {cfg.get('protocol', '?')} protocol ({folder.name})"
+    from ..campaign.evaluate import PHOTO_DATASETS
+
+    # photo runs name their attack space: input- and file-space runs of one model sit side by side
+    space = f", {cfg.get('space', 'input')} space" if cfg.get("dataset") in PHOTO_DATASETS else ""
+    name = f"{_model_name(cfg)} — {cfg.get('protocol', '?')} protocol{space} ({folder.name})"
     slug = _slug(folder.name)
     figs = []
     for m in metrics:
