@@ -116,13 +116,18 @@ def _paper_key(cfg: dict[str, Any]) -> str:
     return "imagenet" if cfg.get("dataset") == "imagenet-sample" else str(cfg.get("model", "")).lower()
 
 
-def _settings(cfg: dict[str, Any], num_classes: int) -> str:
-    """The run's settings in one sentence (what was attacked, how, with which search and budget)."""
+def _attack_space(cfg: dict[str, Any]) -> str | None:
+    """Which space a photo run attacked ("input" or "file"); None for datasets without the choice."""
     from ..campaign.evaluate import PHOTO_DATASETS
 
+    return str(cfg.get("space", "input")) if cfg.get("dataset") in PHOTO_DATASETS else None
+
+
+def _settings(cfg: dict[str, Any], num_classes: int) -> str:
+    """The run's settings in one sentence (what was attacked, how, with which search and budget)."""
     parts = [f"dataset {cfg.get('dataset', '?')}"]
-    if cfg.get("dataset") in PHOTO_DATASETS:
-        parts[0] += f" ({cfg.get('space', 'input')} space)"
+    if space := _attack_space(cfg):
+        parts[0] += f" ({space} space)"
     parts.append(f"{cfg.get('n', '?')} images, pixels {', '.join(map(str, cfg.get('pixels', [])))}")
     if imagenet_rule(cfg.get("protocol", ""), num_classes):
         parts.append("one untargeted attack per image (the paper's ImageNet protocol)")
@@ -154,11 +159,9 @@ def _section(folder: Path, gallery: int) -> RunSection:
     cfg = df.attrs["config"]
     classes = cfg.get("classes") or [str(i) for i in range(10)]
     metrics = summarize(df, len(classes))
-    from ..campaign.evaluate import PHOTO_DATASETS
-
     # photo runs name their attack space: input- and file-space runs of one model sit side by side
-    space = f", {cfg.get('space', 'input')} space" if cfg.get("dataset") in PHOTO_DATASETS else ""
-    name = f"{_model_name(cfg)} — {cfg.get('protocol', '?')} protocol{space} ({folder.name})"
+    space = _attack_space(cfg)
+    name = f"{_model_name(cfg)} — {cfg.get('protocol', '?')} protocol{f', {space} space' if space else ''} ({folder.name})"
     slug = _slug(folder.name)
     figs = []
     for m in metrics:
