@@ -45,6 +45,18 @@ class PlantedPixel:
         return out
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module: its small tensors on a shared 2-core machine only gain contention
+    from the thread pool. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture
 def planted() -> PlantedPixel:
     return PlantedPixel()

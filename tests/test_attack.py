@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 import onepixel as op
 from onepixel.errors import InputError, ModelError
 from onepixel.models.base import Classifier
+from torch_toys import assert_batch_equals_one_by_one, tiny_net
 
 
 def test_untargeted_finds_the_planted_pixel(planted, grey_images):
@@ -71,30 +71,15 @@ def test_same_seed_same_result_different_seed_differs(planted, grey_images):
     assert strip(a) != strip(c)
 
 
-def _tiny_net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2),
-                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
-
-
 @pytest.mark.parametrize("precision,search", [("fp32", "de"), ("bf16", "de"), ("bf16", "rs")])
 def test_batch_equals_one_by_one(precision, search):
-    rng = np.random.default_rng(0)
-    imgs = rng.integers(0, 256, (5, 10, 10, 3)).astype(np.uint8)
-    clf = op.TorchClassifier(_tiny_net(), precision=precision, batch_size=32)
-    labels = clf.probs(imgs).argmax(1)
+    clf = op.TorchClassifier(tiny_net(), precision=precision, batch_size=32)
     kw = dict(popsize=12, generations=6, pixels=2) if search == "de" else dict(search="rs", max_queries=200, pixels=2)
-    together = op.attack(clf, imgs, labels, seed=[7, 8, 9, 10, 11], **kw)
-    for i in range(5):
-        alone = op.attack(clf, imgs[i : i + 1], labels[i : i + 1], seed=[7 + i], **kw)[0]
-        assert alone.pixels == together[i].pixels
-        assert alone.queries == together[i].queries
-        assert alone.label_prob_after == together[i].label_prob_after
-        assert np.array_equal(alone.adversarial, together[i].adversarial)
+    assert_batch_equals_one_by_one(clf, **kw)
 
 
 def test_one_image_random_search_pads_its_chunks_to_its_round_not_to_the_batch_size():
-    net, seen = _tiny_net(), []
+    net, seen = tiny_net(), []
     net.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
     clf = op.TorchClassifier(net, precision="fp32", batch_size=64, delta=False)
     img = np.random.default_rng(1).integers(0, 256, (10, 10, 3)).astype(np.uint8)

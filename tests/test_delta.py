@@ -12,6 +12,7 @@ import onepixel as op
 from onepixel.candidates import apply
 from onepixel.models.pytorch import Preprocess, TorchClassifier
 from onepixel.zoo.architectures import build
+from torch_toys import assert_batch_equals_one_by_one, tiny_net
 
 
 def _randomise_bn(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -152,27 +153,11 @@ def test_rows_do_not_depend_on_their_batch_mates(cifar_like):
     assert clf.has_fast_precision
 
 
-def _tiny_net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2),
-                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
-
-
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_batch_equals_one_by_one_with_delta(precision):
-    rng = np.random.default_rng(0)
-    imgs = rng.integers(0, 256, (5, 10, 10, 3)).astype(np.uint8)
-    clf = TorchClassifier(_tiny_net(), precision=precision, batch_size=32, delta=True, delta_batch_size=8)
-    labels = clf.probs(imgs).argmax(1)
-    kw = dict(popsize=12, generations=6, pixels=2)
-    together = op.attack(clf, imgs, labels, seed=[7, 8, 9, 10, 11], **kw)
+    clf = TorchClassifier(tiny_net(), precision=precision, batch_size=32, delta=True, delta_batch_size=8)
+    assert_batch_equals_one_by_one(clf, popsize=12, generations=6, pixels=2)
     assert clf._delta_used
-    for i in range(5):
-        alone = op.attack(clf, imgs[i : i + 1], labels[i : i + 1], seed=[7 + i], **kw)[0]
-        assert alone.pixels == together[i].pixels
-        assert alone.queries == together[i].queries
-        assert alone.label_prob_after == together[i].label_prob_after
-        assert np.array_equal(alone.adversarial, together[i].adversarial)
 
 
 class _DataDependent(nn.Module):
@@ -180,7 +165,7 @@ class _DataDependent(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.net = _tiny_net()
+        self.net = tiny_net()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.sum() > 0:
@@ -200,11 +185,11 @@ def test_untraceable_models_fall_back_to_the_full_forward():
 
 
 def test_auto_rule_and_options():
-    clf = TorchClassifier(_tiny_net(), precision="fp32")
+    clf = TorchClassifier(tiny_net(), precision="fp32")
     assert clf.delta == "auto" and clf.delta_engine() is not None
-    assert TorchClassifier(_tiny_net(), precision="fp32", delta=False).delta_engine() is None
+    assert TorchClassifier(tiny_net(), precision="fp32", delta=False).delta_engine() is None
     with pytest.raises(op.InputError, match="delta must be"):
-        TorchClassifier(_tiny_net(), delta="yes")
+        TorchClassifier(tiny_net(), delta="yes")
 
 
 def test_new_base_images_are_never_scored_on_old_ones_activations():

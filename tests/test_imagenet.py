@@ -30,13 +30,7 @@ needs_v2 = needs_shared(V2)
 needs_sample = needs_shared(SAMPLE / "labels.csv")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # Small tensors on a shared 2-core machine: torch's thread pool only adds contention.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,7 @@ from onepixel.models.callable import CallableClassifier
 from onepixel.photo import PhotoClassifier, PhotoPreprocess, _windows
 from onepixel.spaces import attack_photo, jpeg_roundtrip
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # The photo ops are small tensors: on a shared 2-core machine torch's thread pool only adds contention.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _png_bytes(width: int, height: int, depth: int, colour_type: int, raw: bytes) -> bytes:
