@@ -353,8 +353,9 @@ def main() -> None:
                         cells[key] = json.loads(f.read_text())
                         continue
                     tg = None if mode == "untargeted" else tg_all[:n]
-                    if replayed and replay is None:
-                        fast, ref = tables(model, images, labels, idx, cache / "tables")
+                    if replayed and (replay is None or len(replay.fast) < n):
+                        # tables for the images this cell replays, not all --n (each costs ~15 s of a core)
+                        fast, ref = tables(model, images[:n], labels[:n], idx[:n], cache / "tables")
                         replay = TableClassifier(model, fast, ref, images.shape[2])
                     print(f"{key}: {n} images{' (replayed)' if replayed else ''}", file=sys.stderr, flush=True)
                     cell = run_cell(replay if replayed else model, search, k, images[:n], labels[:n], tg,
