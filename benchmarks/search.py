@@ -155,9 +155,10 @@ def tables(model: Classifier, images: np.ndarray, labels: np.ndarray, idx: np.nd
 
 
 def run_cell(model: Classifier, search: str, k: int, images: np.ndarray, labels: np.ndarray,
-             targets: np.ndarray | None, budget: int, seed: int, batch_images: int) -> dict[str, Any]:
+             targets: np.ndarray | None, budget: int, seed: int, batch_images: int,
+             loss: str = "probability") -> dict[str, Any]:
     """One search at k pixels on all images: per-image success, search queries and verification queries."""
-    crit = Untargeted(stop_on_success=True) if targets is None else Targeted(stop_on_success=True)
+    crit = Untargeted(stop_on_success=True, loss=loss) if targets is None else Targeted(stop_on_success=True, loss=loss)
     if search == "oracle":
         return oracle_cell(model, images, labels, targets)
     opts = PAPER_DE if search == "de" else {}
@@ -315,6 +316,8 @@ def main() -> None:
                     "ResNet-20 images #100-199); '' for none")
     ap.add_argument("--batch-images", type=int, default=100)
     ap.add_argument("--live", action="store_true", help="run one-pixel corner searches on the net, not replayed")
+    ap.add_argument("--loss", default="probability", choices=["probability", "margin"], help="what the searches "
+                    "minimise (margin: cells are named SEARCH+margin; the oracle does not depend on it)")
     ap.add_argument("--report-only", action="store_true", help="run nothing: tabulate every cached cell of the "
                     "models (same budget, seed and --exclude; the most images where several runs exist)")
     ap.add_argument("--data", default=None, help="CIFAR-10 folder [default: ONEPIXEL_DATA, cache]")
@@ -342,13 +345,14 @@ def main() -> None:
         for k in args.pixels:
             for mode in args.modes:
                 for search in args.searches:
-                    if search == "oracle" and k != 1:
+                    if search == "oracle" and (k != 1 or args.loss != "probability"):
                         continue
+                    label = search if args.loss == "probability" else f"{search}+margin"
                     # k = 1 corner searches cost nothing on the tables; the rest runs on the net
                     replayed = (search in ("oracle", "rs", "corner") if k == 1 else search == "corner") and not args.live
                     n = args.n_de or args.n if search == "de" else args.n if k == 1 and replayed else args.n_live or args.n
-                    key = f"{name}|{k}|{mode}|{search}"
-                    f = cache / f"k{k}-{mode}-{search}-n{n}-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}.json"
+                    key = f"{name}|{k}|{mode}|{label}"
+                    f = cache / f"k{k}-{mode}-{label}-n{n}-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}.json"
                     if f.exists():
                         cells[key] = json.loads(f.read_text())
                         continue
@@ -359,7 +363,7 @@ def main() -> None:
                         replay = TableClassifier(model, fast, ref, images.shape[2])
                     print(f"{key}: {n} images{' (replayed)' if replayed else ''}", file=sys.stderr, flush=True)
                     cell = run_cell(replay if replayed else model, search, k, images[:n], labels[:n], tg,
-                                    args.budget, args.seed, args.batch_images)
+                                    args.budget, args.seed, args.batch_images, args.loss)
                     cell |= {"replayed": replayed, "indices": idx[:n].tolist(), "device": args.device}
                     f.parent.mkdir(parents=True, exist_ok=True)
                     f.write_text(json.dumps(cell))

@@ -85,3 +85,21 @@ class NearColour(Counting):
         d = np.linalg.norm(images[:, self.y0, self.x0, :].astype(float) - self.colour, axis=-1)
         s = np.exp(-((d / 60.0) ** 2))
         return np.stack([0.9 - 0.85 * s, 0.06 + 0.85 * s, np.full(len(images), 0.04)], 1)
+
+
+class FlatPocket(Counting):
+    """3 classes on a black image; only pixel (x0, y0) matters. Its blue raises the target class 2 (to at most
+    ``top``); its red splits the rest between the true class 0 (red 0) and class 1 (red 255). The target wins
+    only where both are below it: red 127-128 with full blue. Along red the target's probability is flat (the
+    paper's targeted fitness gives no direction) while the margin to the strongest rival points to the pocket,
+    like ResNet-20's test image #56 (docs/search.md)."""
+
+    def __init__(self, x0=2, y0=1, top=0.335) -> None:
+        super().__init__()
+        self.x0, self.y0, self.top = x0, y0, top
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        px = images[:, self.y0, self.x0, :].astype(float) / 255.0
+        target = self.top * px[:, 2]
+        rest = 1.0 - target
+        return np.stack([rest * (1.0 - px[:, 0]), rest * px[:, 0], target], 1)

@@ -120,6 +120,7 @@ def attack(
     max_queries: int | None = None,
     threshold: float | None = None,
     stop_on_success: bool = False,
+    loss: str = "probability",
     progress: bool = False,
     model_options: dict | None = None,
     memo: bool = True,
@@ -145,6 +146,9 @@ def attack(
         max_queries: per-image cap on search queries.
         threshold: early-stop probability (default 0.05 untargeted, 0.90 targeted).
         stop_on_success: stop each image at its first verified success instead of at the threshold.
+        loss: what the search minimises: ``"probability"`` (the paper's: the true class's probability, or minus
+            the target's) or ``"margin"`` (the gap to the strongest rival class; it keeps pointing the way where
+            a targeted change only moves probability between other classes). Success does not depend on it.
         progress: show a progress bar.
         model_options: options for building the classifier (e.g. ``{"device": "cuda"}``).
         memo: answer a change the search proposes again from memory instead of querying the model
@@ -166,9 +170,9 @@ def attack(
     clf = as_classifier(model, **(model_options or {}))
     crit: Untargeted | Targeted
     if tg is None:
-        crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success)
+        crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success, loss)
     else:
-        crit = Targeted(0.90 if threshold is None else threshold, stop_on_success)
+        crit = Targeted(0.90 if threshold is None else threshold, stop_on_success, loss)
     if search is None:
         search = default_search(popsize, generations, strategy, mutation, crossover)
     if isinstance(search, str) and search.lower() != "de":

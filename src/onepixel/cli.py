@@ -60,6 +60,9 @@ def cli() -> None:
                    "--popsize/--generations differ from the paper's].")
 @click.option("--paper", is_flag=True, help="DE with the paper's settings: population 400, 100 generations, rand/1, F = 0.5.")
 @click.option("--max-queries", type=int, default=None, help="Cap on model queries.")
+@click.option("--loss", type=click.Choice(["probability", "margin"]), default="probability", show_default=True,
+              help="What the search minimises: the paper's class probability, or the margin to the strongest rival "
+                   "class (helps targeted attacks where the target's probability is flat).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the adversarial PNG [default: IMAGE-adv.png beside the input].")
@@ -68,7 +71,8 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels: tuple[int, ...], target: str | None,
            label: str | None, seed: int, popsize: int, generations: int, search_name: str | None, paper: bool,
-           max_queries: int | None, device: str, out: Path | None, figure: Path | None, as_json: bool) -> None:
+           max_queries: int | None, loss: str, device: str, out: Path | None, figure: Path | None,
+           as_json: bool) -> None:
     """Attack one IMAGE file (any size: photos are centre-cropped and resized to the model's input) and write
     the adversarial PNG plus a before/after figure."""
     from .api import as_classifier, default_search
@@ -79,6 +83,8 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
 
     if paper and search_name not in (None, "de"):
         raise OnepixelError(f"--paper means DE with the paper's settings; drop --search {search_name} or use --search de")
+    if paper and loss != "probability":
+        raise OnepixelError("--paper means the paper's fitness (class probability); drop --loss margin or --paper")
     clf = as_classifier(model, device=device)
     if labels_spec is not None:
         clf.class_names = list(resolve_labels(labels_spec, clf.num_classes))
@@ -89,7 +95,7 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     tgt = _parse_class(clf, target, "target")
     if paper:
         popsize, generations, search_name = 400, 100, "de"
-    chosen: dict[str, Any] = {} if search_name is None else {"search": search_name}
+    chosen: dict[str, Any] = {"loss": loss} if search_name is None else {"search": search_name, "loss": loss}
     counts = sorted(set(pixels))  # a count < 1 is refused by the first attack, before any query
     tried = []  # (pixels, queries, success) per count, smallest first, until one fools the model
     for k in counts:
