@@ -288,12 +288,15 @@ def write_doc(path: Path, block: str) -> None:
 
 
 def cached_cells(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Every cached cell of ``args.models`` with the run's budget, seed and exclusion, largest n first."""
+    """Every cached cell of ``args.models`` with the run's budget, seed and exclusion, largest n first; with
+    ``--loss margin`` the margin cells (and the oracle, which has no loss), else the paper-fitness cells."""
     tail = f"-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}.json"
     found: dict[str, tuple[int, dict[str, Any]]] = {}
     for name in args.models:
         for f in sorted(args.cache.glob(f"{name}-*/k*{tail}")):
             k, mode, search, n = f.name[: -len(tail)].split("-")
+            if search != "oracle" and search.endswith("+margin") != (args.loss == "margin"):
+                continue
             key = f"{name}|{k[1:]}|{mode}|{search}"
             if int(n[1:]) > found.get(key, (0, {}))[0]:
                 found[key] = (int(n[1:]), json.loads(f.read_text()))
