@@ -13,7 +13,7 @@ from .errors import InputError
 from .models.base import Classifier
 from .models.callable import CallableClassifier
 from .models.pytorch import TorchClassifier
-from .objectives import Targeted, Untargeted
+from .objectives import Loss, Targeted, Untargeted
 from .results import AttackResults
 from .runner import Runner
 from .search.base import Search
@@ -120,7 +120,7 @@ def attack(
     max_queries: int | None = None,
     threshold: float | None = None,
     stop_on_success: bool = False,
-    loss: str = "probability",
+    loss: Loss = "probability",
     progress: bool = False,
     model_options: dict | None = None,
     memo: bool = True,

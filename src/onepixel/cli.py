@@ -95,7 +95,7 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
     tgt = _parse_class(clf, target, "target")
     if paper:
         popsize, generations, search_name = 400, 100, "de"
-    chosen: dict[str, Any] = {"loss": loss} if search_name is None else {"search": search_name, "loss": loss}
+    chosen: dict[str, Any] = {"loss": loss} | ({} if search_name is None else {"search": search_name})
     counts = sorted(set(pixels))  # a count < 1 is refused by the first attack, before any query
     tried = []  # (pixels, queries, success) per count, smallest first, until one fools the model
     for k in counts:

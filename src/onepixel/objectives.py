@@ -14,12 +14,15 @@ margin still points the way (docs/search.md). Success and early stopping do not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
 from .errors import InputError
 
-LOSSES = ("probability", "margin")
+#: what a search minimises: the paper's class probability, or the margin to the strongest rival class
+Loss = Literal["probability", "margin"]
+LOSSES: tuple[str, ...] = get_args(Loss)
 
 
 def _prob(probs: np.ndarray, cls: np.ndarray) -> np.ndarray:
@@ -47,7 +50,7 @@ class Untargeted:
 
     threshold: float = 0.05
     stop_on_success: bool = False
-    loss: str = "probability"
+    loss: Loss = "probability"
 
     targeted = False
 
@@ -77,7 +80,7 @@ class Targeted:
 
     threshold: float = 0.90
     stop_on_success: bool = False
-    loss: str = "probability"
+    loss: Loss = "probability"
 
     targeted = True
 
