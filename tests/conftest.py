@@ -65,3 +65,18 @@ def planted() -> PlantedPixel:
 @pytest.fixture
 def grey_images() -> np.ndarray:
     return np.full((3, 8, 8, 3), 128, dtype=np.uint8)
+
+
+@pytest.fixture
+def tiny_attack_args(tmp_path) -> list[str]:
+    """``onepixel attack`` arguments for a random 8x8 PNG and a tiny 3-class TorchScript net, JSON out, no figure."""
+    import torch
+    from torch import nn
+
+    from onepixel.imageio import write_png
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
+    write_png(tmp_path / "img.png", np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.uint8))
+    return ["attack", str(tmp_path / "img.png"), "-m", str(tmp_path / "net.pt"), "--figure", "none", "--json"]

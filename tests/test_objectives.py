@@ -6,7 +6,6 @@ import pytest
 import onepixel as op
 from onepixel.cli import main
 from onepixel.errors import InputError
-from onepixel.imageio import write_png
 from search_toys import FlatPocket
 
 PROBS = np.array([[[0.5, 0.3, 0.2], [0.2, 0.5, 0.3], [0.3, 0.3, 0.4]]])  # (1 attack, 3 candidates, 3 classes)
@@ -55,15 +54,8 @@ def test_margin_finds_a_pocket_where_the_target_probability_is_flat():
     assert found["margin"] == 8 and found["probability"] < 8
 
 
-def test_cli_loss_option(tmp_path, capsys):
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
-    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
-    write_png(tmp_path / "img.png", np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.uint8))
-    args = ["attack", str(tmp_path / "img.png"), "-m", str(tmp_path / "net.pt"), "--figure", "none", "--json"]
+def test_cli_loss_option(tiny_attack_args, capsys):
+    args = tiny_attack_args
     assert main([*args, "--loss", "margin", "--target", "1", "--max-queries", "40"]) == 0
     assert json.loads(capsys.readouterr().out)["queries"] <= 40
     assert main([*args, "--paper", "--loss", "margin"]) == 2

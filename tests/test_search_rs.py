@@ -166,20 +166,11 @@ def test_bad_settings_are_named(opts):
         make_search("rs", **opts)
 
 
-def test_cli_search_choice_and_paper_flag(tmp_path):
-    import torch
-    from torch import nn
-
+def test_cli_search_choice_and_paper_flag(tiny_attack_args):
     from onepixel.cli import main
-    from onepixel.imageio import write_png
 
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
-    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
-    write_png(tmp_path / "img.png", np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.uint8))
-    args = [str(tmp_path / "img.png"), "-m", str(tmp_path / "net.pt"), "--figure", "none", "--json"]
-    assert main(["attack", *args, "--search", "rs", "--max-queries", "40"]) == 0
-    assert main(["attack", *args, "--paper", "--search", "rs"]) == 2
+    assert main([*tiny_attack_args, "--search", "rs", "--max-queries", "40"]) == 0
+    assert main([*tiny_attack_args, "--paper", "--search", "rs"]) == 2
 
 
 def test_attack_defaults_to_rs_and_de_settings_select_de(planted, grey_images):
