@@ -39,7 +39,7 @@ from onepixel.candidates import PixelSpace
 from onepixel.data import load_cifar10
 from onepixel.models.base import Classifier
 from onepixel.models.pytorch import TorchClassifier
-from onepixel.objectives import Targeted, Untargeted
+from onepixel.objectives import LOSSES, Targeted, Untargeted
 from onepixel.runner import Runner
 from onepixel.search import make_search, one_pixel_oracle
 from onepixel.search.colours import colour_grid
@@ -319,7 +319,7 @@ def main() -> None:
                     "ResNet-20 images #100-199); '' for none")
     ap.add_argument("--batch-images", type=int, default=100)
     ap.add_argument("--live", action="store_true", help="run one-pixel corner searches on the net, not replayed")
-    ap.add_argument("--loss", default="probability", choices=["probability", "margin"], help="what the searches "
+    ap.add_argument("--loss", default="probability", choices=LOSSES, help="what the searches "
                     "minimise (margin: cells are named SEARCH+margin; the oracle does not depend on it)")
     ap.add_argument("--report-only", action="store_true", help="run nothing: tabulate every cached cell of the "
                     "models (same budget, seed and --exclude; the most images where several runs exist)")

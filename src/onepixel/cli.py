@@ -11,6 +11,7 @@ import click
 
 from . import __version__
 from .errors import OnepixelError
+from .objectives import LOSSES
 
 
 def _class_name(clf, k: int | None) -> str:
@@ -60,7 +61,7 @@ def cli() -> None:
                    "--popsize/--generations differ from the paper's].")
 @click.option("--paper", is_flag=True, help="DE with the paper's settings: population 400, 100 generations, rand/1, F = 0.5.")
 @click.option("--max-queries", type=int, default=None, help="Cap on model queries.")
-@click.option("--loss", type=click.Choice(["probability", "margin"]), default="probability", show_default=True,
+@click.option("--loss", type=click.Choice(LOSSES), default="probability", show_default=True,
               help="What the search minimises: the paper's class probability, or the margin to the strongest rival "
                    "class (helps targeted attacks where the target's probability is flat).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
