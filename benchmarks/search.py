@@ -287,6 +287,11 @@ def write_doc(path: Path, block: str) -> None:
     path.write_text(head + START + "\n" + block + END + tail)
 
 
+def cell_label(search: str, loss: str) -> str:
+    """A cell's search name: the paper's fitness keeps the bare name, other losses append ``+LOSS``."""
+    return search if loss == "probability" else f"{search}+{loss}"
+
+
 def cached_cells(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Every cached cell of ``args.models`` with the run's budget, seed and exclusion, largest n first; with
     ``--loss margin`` the margin cells (and the oracle, which has no loss), else the paper-fitness cells."""
@@ -295,7 +300,7 @@ def cached_cells(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     for name in args.models:
         for f in sorted(args.cache.glob(f"{name}-*/k*{tail}")):
             k, mode, search, n = f.name[: -len(tail)].split("-")
-            if search != "oracle" and search.endswith("+margin") != (args.loss == "margin"):
+            if search != "oracle" and search != cell_label(search.split("+")[0], args.loss):
                 continue
             key = f"{name}|{k[1:]}|{mode}|{search}"
             if int(n[1:]) > found.get(key, (0, {}))[0]:
@@ -350,7 +355,7 @@ def main() -> None:
                 for search in args.searches:
                     if search == "oracle" and (k != 1 or args.loss != "probability"):
                         continue
-                    label = search if args.loss == "probability" else f"{search}+margin"
+                    label = cell_label(search, args.loss)
                     # k = 1 corner searches cost nothing on the tables; the rest runs on the net
                     replayed = (search in ("oracle", "rs", "corner") if k == 1 else search == "corner") and not args.live
                     n = args.n_de or args.n if search == "de" else args.n if k == 1 and replayed else args.n_live or args.n
