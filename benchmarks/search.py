@@ -17,23 +17,28 @@ would see (checked on 12 images, rs at k = 1 and corner at k = 2: the same succe
 only a failure's reported fp32 probabilities differ where the table holds bf16). ``--live`` runs it all
 on the net.
 
-Per-cell results are cached under ``--cache`` (re-running resumes); the JSON summary goes to stdout, the
-table and figure to ``--out`` (search.md between generated markers, search.png).
+Per-cell results are cached under ``--cache``. A re-run resumes an interrupted cell from its last finished
+batch (``--batch-images``), and a larger ``--n`` starts from a smaller finished cell, when the same code (a
+hash of the package and this script, recorded in each cell) wrote them on the same device. The JSON summary
+goes to stdout, the table and figure to ``--out`` (search.md between generated markers, search.png).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+import onepixel
 from onepixel import zoo
 from onepixel.candidates import PixelSpace
 from onepixel.data import load_cifar10
@@ -156,17 +161,21 @@ def tables(model: Classifier, images: np.ndarray, labels: np.ndarray, idx: np.nd
 
 def run_cell(model: Classifier, search: str, k: int, images: np.ndarray, labels: np.ndarray,
              targets: np.ndarray | None, budget: int, seed: int, batch_images: int,
-             loss: str = "probability") -> dict[str, Any]:
-    """One search at k pixels on all images: per-image success, search queries and verification queries."""
+             loss: str = "probability", start: dict[str, Any] | None = None,
+             on_batch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """One search at k pixels on all images: per-image success, search queries and verification queries.
+
+    ``start`` holds the results of the leading images from an earlier run (they are not run again);
+    ``on_batch`` gets the results so far after every batch of images (a checkpoint)."""
     crit = Untargeted(stop_on_success=True, loss=loss) if targets is None else Targeted(stop_on_success=True, loss=loss)
     if search == "oracle":
         return oracle_cell(model, images, labels, targets)
     opts = PAPER_DE if search == "de" else {}
     srch = make_search(search, budget=None if search in ("de", "oracle") else budget, **opts)
     cap = None if search in ("de", "oracle") else budget
-    out: dict[str, list] = {"success": [], "queries": [], "verify": []}
-    t0 = time.perf_counter()
-    for s in range(0, len(images), batch_images):
+    out: dict[str, list] = {key: list(start[key]) if start else [] for key in ("success", "queries", "verify")}
+    t0 = time.perf_counter() - (start["seconds"] if start else 0.0)
+    for s in range(len(out["success"]), len(images), batch_images):
         sl = slice(s, s + batch_images)
         box = model.view(sl) if isinstance(model, TableClassifier) else model
         res = Runner(box, crit, srch, k, cap).run(images[sl], labels[sl], None if targets is None else targets[sl],
@@ -174,7 +183,37 @@ def run_cell(model: Classifier, search: str, k: int, images: np.ndarray, labels:
         out["success"] += [bool(r.success) for r in res]
         out["queries"] += [int(r.queries) for r in res]
         out["verify"] += [int(r.verify_queries) for r in res]
+        if on_batch is not None:
+            on_batch({**out, "seconds": time.perf_counter() - t0})
     return {**out, "seconds": time.perf_counter() - t0, "max_queries": int(srch.max_queries())}
+
+
+def code_stamp() -> str:
+    """A hash of the code that decides a cell's numbers (the onepixel package and this script)."""
+    h = hashlib.sha256()
+    for p in sorted(Path(onepixel.__file__).parent.rglob("*.py")) + [Path(__file__)]:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def head_start(f: Path, partial: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """What an interrupted run of cell ``f`` (its checkpoint ``partial``), or a smaller finished cell of the
+    same search, already computed for the leading images, if the same code wrote it on the same device.
+
+    Reusing it is exact: an image's result depends only on the image, its seed (seed + position) and its
+    target (a prefix-stable draw), not on the batch it ran in (fixed-shape chunks; see the docstring)."""
+    n_at = f.name.rindex("-n") + 2
+    tail = f.name[f.name.index("-", n_at):]
+    smaller = sorted(f.parent.glob(f"{f.name[:n_at]}*{tail}"), key=lambda p: -int(p.name[n_at:-len(tail)]))
+    for c in [partial, *smaller]:
+        if c == f or not c.exists():
+            continue
+        d = json.loads(c.read_text())
+        done = len(d["success"])
+        if 0 < done <= len(meta["indices"]) and d["indices"] == meta["indices"][:done] and \
+                all(d.get(key) == meta[key] for key in ("code", "device", "replayed")):
+            return d
+    return None
 
 
 def oracle_cell(model: Classifier, images: np.ndarray, labels: np.ndarray, targets: np.ndarray | None) -> dict[str, Any]:
@@ -341,6 +380,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)  # a shared CPU: more threads than free cores spin against each other
 
     cells: dict[str, dict[str, Any]] = {}
+    stamp = code_stamp()  # cells and checkpoints record it: only the same code's results are resumed
     if args.report_only:
         cells = cached_cells(args)
     for name in [] if args.report_only else args.models:
@@ -369,12 +409,22 @@ def main() -> None:
                         # tables for the images this cell replays, not all --n (each costs ~15 s of a core)
                         fast, ref = tables(model, images[:n], labels[:n], idx[:n], cache / "tables")
                         replay = TableClassifier(model, fast, ref, images.shape[2])
-                    print(f"{key}: {n} images{' (replayed)' if replayed else ''}", file=sys.stderr, flush=True)
-                    cell = run_cell(replay if replayed else model, search, k, images[:n], labels[:n], tg,
-                                    args.budget, args.seed, args.batch_images, args.loss)
-                    cell |= {"replayed": replayed, "indices": idx[:n].tolist(), "device": args.device}
+                    meta = {"replayed": replayed, "indices": idx[:n].tolist(), "device": args.device, "code": stamp}
+                    partial = f.with_name(f.name + ".partial")
+                    start = None if search == "oracle" else head_start(f, partial, meta)
+                    done = len(start["success"]) if start else 0
+                    print(f"{key}: {n} images{' (replayed)' if replayed else ''}"
+                          f"{f', {done} reused from an earlier run' if done else ''}", file=sys.stderr, flush=True)
                     f.parent.mkdir(parents=True, exist_ok=True)
+
+                    def checkpoint(part: dict[str, Any], partial: Path = partial, meta: dict[str, Any] = meta) -> None:
+                        partial.write_text(json.dumps(part | meta | {"indices": meta["indices"][:len(part["success"])]}))
+
+                    cell = run_cell(replay if replayed else model, search, k, images[:n], labels[:n], tg,
+                                    args.budget, args.seed, args.batch_images, args.loss, start, checkpoint)
+                    cell |= meta
                     f.write_text(json.dumps(cell))
+                    partial.unlink(missing_ok=True)
                     cells[key] = cell
                     print(f"  {np.mean(cell['success']):.1%} in {cell['seconds']:.0f} s", file=sys.stderr, flush=True)
 

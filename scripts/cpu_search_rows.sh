@@ -2,7 +2,8 @@
 # Issue 7's missing live 3/5-pixel cells on this CPU (docs/search.md, "Not done"): rs, CornerSearch and CMA-ES on
 # 100 held-out strict-protocol test images, the paper's DE on 50, untargeted then targeted, one process per net
 # (default AllConv and NiN side by side). ResNet-20's untargeted set took ~95 min of one core; NiN is slower.
-# Resumable per cell (each finished cell is a JSON file in the cache). Afterwards copy the new cells into
+# Resumable: each finished cell is a JSON file in the cache, an unfinished one a .partial checkpoint after every
+# --batch-images images (resumed when the code is unchanged). Afterwards copy the new cells (not .partial) into
 # docs/measurements/search-cells/<model>-<sha>/ and rebuild the tables and figure of docs/search.md:
 #   python benchmarks/search.py --report-only --threads 1 --cache docs/measurements/search-cells \
 #     --models resnet20 allconv nin vgg16 --out docs
