@@ -188,6 +188,13 @@ def run_cell(model: Classifier, search: str, k: int, images: np.ndarray, labels:
     return {**out, "seconds": time.perf_counter() - t0, "max_queries": int(srch.max_queries())}
 
 
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` whole or not at all (a run killed mid-write must not leave a cell it cannot read back)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj))
+    tmp.replace(path)
+
+
 def code_stamp() -> str:
     """A hash of the code that decides a cell's numbers (the onepixel package and this script)."""
     h = hashlib.sha256()
@@ -418,12 +425,12 @@ def main() -> None:
                     f.parent.mkdir(parents=True, exist_ok=True)
 
                     def checkpoint(part: dict[str, Any], partial: Path = partial, meta: dict[str, Any] = meta) -> None:
-                        partial.write_text(json.dumps(part | meta | {"indices": meta["indices"][:len(part["success"])]}))
+                        write_json(partial, part | meta | {"indices": meta["indices"][:len(part["success"])]})
 
                     cell = run_cell(replay if replayed else model, search, k, images[:n], labels[:n], tg,
                                     args.budget, args.seed, args.batch_images, args.loss, start, checkpoint)
                     cell |= meta
-                    f.write_text(json.dumps(cell))
+                    write_json(f, cell)
                     partial.unlink(missing_ok=True)
                     cells[key] = cell
                     print(f"  {np.mean(cell['success']):.1%} in {cell['seconds']:.0f} s", file=sys.stderr, flush=True)
