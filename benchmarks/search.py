@@ -338,10 +338,15 @@ def cell_label(search: str, loss: str) -> str:
     return search if loss == "probability" else f"{search}+{loss}"
 
 
+def cell_tail(args: argparse.Namespace) -> str:
+    """The end of a cell file's name, after ``k{k}-{mode}-{search}-n{n}``: the run's budget, seed and exclusion."""
+    return f"-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}.json"
+
+
 def cached_cells(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Every cached cell of ``args.models`` with the run's budget, seed and exclusion, largest n first; with
     ``--loss margin`` the margin cells (and the oracle, which has no loss), else the paper-fitness cells."""
-    tail = f"-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}.json"
+    tail = cell_tail(args)
     found: dict[str, tuple[int, dict[str, Any]]] = {}
     for name in args.models:
         for f in sorted(args.cache.glob(f"{name}-*/k*{tail}")):
@@ -407,7 +412,7 @@ def main() -> None:
                     replayed = (search in ("oracle", "rs", "corner") if k == 1 else search == "corner") and not args.live
                     n = args.n_de or args.n if search == "de" else args.n if k == 1 and replayed else args.n_live or args.n
                     key = f"{name}|{k}|{mode}|{label}"
-                    f = cache / f"k{k}-{mode}-{label}-n{n}-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}.json"
+                    f = cache / f"k{k}-{mode}-{label}-n{n}{cell_tail(args)}"
                     if f.exists():
                         cells[key] = json.loads(f.read_text())
                         continue
