@@ -166,3 +166,19 @@ def test_bad_inputs_are_named(planted, images, labels, kwargs, match):
 def test_bad_models_are_named(grey_images, fn, match):
     with pytest.raises(ModelError, match=match):
         op.attack(fn, grey_images, [0, 0, 0], popsize=5, generations=1)
+
+
+def test_cuda_reference_forward_turns_tf32_off_and_restores_the_settings():
+    # torch lets cuDNN run "fp32" convolutions in TF32 by default: the verifying reference would round almost
+    # like the bf16 search it checks. The switch is plain torch settings, so it is checked here without a GPU.
+    from onepixel.models.pytorch import ieee_fp32
+
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = conv.fp32_precision, matmul.fp32_precision
+    with ieee_fp32(torch.device("cpu")):
+        assert (conv.fp32_precision, matmul.fp32_precision) == before  # CPU fp32 is IEEE already
+    with pytest.raises(RuntimeError, match="inside"):
+        with ieee_fp32(torch.device("cuda")):
+            assert conv.fp32_precision == matmul.fp32_precision == "ieee"
+            raise RuntimeError("inside")
+    assert (conv.fp32_precision, matmul.fp32_precision) == before

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,10 +195,39 @@ class TorchClassifier(Classifier):
 
     def _forward(self, images: torch.Tensor, reference: bool) -> torch.Tensor:
         if reference or not self._bf16:
-            scores = self.reference(self.preprocess(images))
+            with ieee_fp32(self.device):
+                scores = self.reference(self.preprocess(images))
         else:
             scores = self.fast(self.preprocess(images, torch.bfloat16))
         return to_probabilities(scores, self.output)
+
+
+@contextmanager
+def ieee_fp32(device: torch.device) -> Iterator[None]:
+    """Full fp32 arithmetic for CUDA convolutions and matmuls inside the block, restored after it.
+
+    PyTorch lets cuDNN run fp32 convolutions in TF32 (10-bit mantissa) by default on Ampere and later GPUs, so
+    the "fp32" reference that re-verifies every success would round almost like the bf16 search it checks.
+    Uses the ``fp32_precision`` settings where torch has them (>= 2.9; mixing them with ``allow_tf32`` raises),
+    else ``allow_tf32``."""
+    if device.type != "cuda":
+        yield
+        return
+    conv, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    if hasattr(getattr(conv, "conv", None), "fp32_precision") and hasattr(matmul, "fp32_precision"):
+        saved = conv.conv.fp32_precision, matmul.fp32_precision
+        conv.conv.fp32_precision = matmul.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            conv.conv.fp32_precision, matmul.fp32_precision = saved
+    else:
+        saved = conv.allow_tf32, matmul.allow_tf32
+        conv.allow_tf32 = matmul.allow_tf32 = False
+        try:
+            yield
+        finally:
+            conv.allow_tf32, matmul.allow_tf32 = saved
 
 
 def load_torchscript(path: str | Path, **kwargs) -> TorchClassifier:
