@@ -56,13 +56,13 @@ START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 COLOURS = {"rs": "tab:red", "corner": "tab:orange", "cma": "tab:blue", "de": "tab:green"}
 
 
-def load_model(name: str, weights: str | None, device: str = "cpu") -> Classifier:
-    """A zoo model on ``device``, optionally from another copy of its shipped weights file."""
+def load_model(name: str, weights: str | None, device: str = "cpu", precision: str = "auto") -> Classifier:
+    """A zoo model on ``device`` searching in ``precision``, optionally from another copy of its shipped weights."""
     if weights is None:
-        return zoo.load(name, device=device)
+        return zoo.load(name, device=device, precision=precision)
     entry = zoo.entries()[name]
     clf = TorchClassifier(zoo.load_module(name, weights), preprocess=entry.preprocess, num_classes=len(entry.classes),
-                          device=device)
+                          device=device, precision=precision)
     clf.class_names = list(entry.classes)
     clf.sha256 = entry.sha256  # load_module checked the file against it
     return clf
@@ -339,8 +339,10 @@ def cell_label(search: str, loss: str) -> str:
 
 
 def cell_tail(args: argparse.Namespace) -> str:
-    """The end of a cell file's name, after ``k{k}-{mode}-{search}-n{n}``: the run's budget, seed and exclusion."""
-    return f"-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}.json"
+    """The end of a cell file's name, after ``k{k}-{mode}-{search}-n{n}``: the run's budget, seed and exclusion,
+    and the search precision where one was forced (such cells are tabulated apart from the default ones)."""
+    forced = "" if args.precision == "auto" else f"-{args.precision}"
+    return f"-b{args.budget}-s{args.seed}-x{args.exclude.replace(':', '_')}{forced}.json"
 
 
 def cached_cells(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -385,6 +387,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
     ap.add_argument("--device", default="cpu", help="where the net runs: cpu or cuda (bf16 rounds a little "
                     "differently there; each cell records its device)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="what the searches "
+                    "query in (auto: bf16 where it is fast); every success is verified in fp32 either way")
     ap.add_argument("--weights", nargs="*", default=[], metavar="NAME=FILE",
                     help="load a zoo model's weights from FILE (still checked against the registry's sha256)")
     args = ap.parse_args()
@@ -396,11 +400,12 @@ def main() -> None:
     if args.report_only:
         cells = cached_cells(args)
     for name in [] if args.report_only else args.models:
-        model = load_model(name, dict(w.split("=", 1) for w in args.weights).get(name), args.device)
+        model = load_model(name, dict(w.split("=", 1) for w in args.weights).get(name), args.device, args.precision)
         cache = args.cache / f"{name}-{model.sha256[:12]}"  # results belong to one set of weights
         lo, hi = (int(v) for v in args.exclude.split(":")) if args.exclude else (0, 0)
         idx, images, labels = strict_set(model, args.n, args.data, range(lo, hi))
         tg_all = targets_for(labels, args.seed)
+        tables_dir = "tables" if args.precision == "auto" else f"tables-{args.precision}"  # scored in that precision
         replay = None
         for k in args.pixels:
             for mode in args.modes:
@@ -419,9 +424,10 @@ def main() -> None:
                     tg = None if mode == "untargeted" else tg_all[:n]
                     if replayed and (replay is None or len(replay.fast) < n):
                         # tables for the images this cell replays, not all --n (each costs ~15 s of a core)
-                        fast, ref = tables(model, images[:n], labels[:n], idx[:n], cache / "tables")
+                        fast, ref = tables(model, images[:n], labels[:n], idx[:n], cache / tables_dir)
                         replay = TableClassifier(model, fast, ref, images.shape[2])
-                    meta = {"replayed": replayed, "indices": idx[:n].tolist(), "device": args.device, "code": stamp}
+                    meta = {"replayed": replayed, "indices": idx[:n].tolist(), "device": args.device, "code": stamp,
+                            "precision": getattr(model, "precision", "fp32")}
                     partial = f.with_name(f.name + ".partial")
                     start = None if search == "oracle" else head_start(f, partial, meta)
                     done = len(start["success"]) if start else 0

@@ -75,3 +75,13 @@ def test_cells_record_the_code_that_wrote_them(bench, monkeypatch, tmp_path):
     src.write_text(BENCH.read_text() + "\n# an edit\n")
     monkeypatch.setattr(bench, "__file__", str(src))
     assert bench.code_stamp() != stamp  # any edit of the script (or the package) is other code
+
+
+def test_a_forced_search_precision_gets_cells_of_its_own(bench):
+    from argparse import Namespace
+
+    base = {"budget": 10_000, "seed": 0, "exclude": "100:200"}
+    assert bench.cell_tail(Namespace(**base, precision="auto")) == "-b10000-s0-x100_200.json"  # the stored cells' names
+    fp32 = bench.cell_tail(Namespace(**base, precision="fp32"))
+    assert fp32 == "-b10000-s0-x100_200-fp32.json"
+    assert not ("k3-untargeted-de-n200" + fp32).endswith(bench.cell_tail(Namespace(**base, precision="auto")))
