@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -213,21 +214,22 @@ def ieee_fp32(device: torch.device) -> Iterator[None]:
     if device.type != "cuda":
         yield
         return
-    conv, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    if hasattr(getattr(conv, "conv", None), "fp32_precision") and hasattr(matmul, "fp32_precision"):
-        saved = conv.conv.fp32_precision, matmul.fp32_precision
-        conv.conv.fp32_precision = matmul.fp32_precision = "ieee"
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    conv: Any = getattr(cudnn, "conv", None)  # the per-operator settings (untyped in torch's stubs)
+    if hasattr(conv, "fp32_precision") and hasattr(matmul, "fp32_precision"):
+        saved = conv.fp32_precision, matmul.fp32_precision
+        conv.fp32_precision = matmul.fp32_precision = "ieee"
         try:
             yield
         finally:
-            conv.conv.fp32_precision, matmul.fp32_precision = saved
+            conv.fp32_precision, matmul.fp32_precision = saved
     else:
-        saved = conv.allow_tf32, matmul.allow_tf32
-        conv.allow_tf32 = matmul.allow_tf32 = False
+        saved = cudnn.allow_tf32, matmul.allow_tf32
+        cudnn.allow_tf32 = matmul.allow_tf32 = False
         try:
             yield
         finally:
-            conv.allow_tf32, matmul.allow_tf32 = saved
+            cudnn.allow_tf32, matmul.allow_tf32 = saved
 
 
 def load_torchscript(path: str | Path, **kwargs) -> TorchClassifier:
