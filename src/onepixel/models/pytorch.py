@@ -216,20 +216,20 @@ def ieee_fp32(device: torch.device) -> Iterator[None]:
         return
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
     conv: Any = getattr(cudnn, "conv", None)  # the per-operator settings (untyped in torch's stubs)
+    knobs: list[tuple[Any, str]]
+    value: str | bool  # "ieee" for the per-operator settings, False for allow_tf32
     if hasattr(conv, "fp32_precision") and hasattr(matmul, "fp32_precision"):
-        saved = conv.fp32_precision, matmul.fp32_precision
-        conv.fp32_precision = matmul.fp32_precision = "ieee"
-        try:
-            yield
-        finally:
-            conv.fp32_precision, matmul.fp32_precision = saved
+        knobs, value = [(conv, "fp32_precision"), (matmul, "fp32_precision")], "ieee"
     else:
-        saved = cudnn.allow_tf32, matmul.allow_tf32
-        cudnn.allow_tf32 = matmul.allow_tf32 = False
-        try:
-            yield
-        finally:
-            cudnn.allow_tf32, matmul.allow_tf32 = saved
+        knobs, value = [(cudnn, "allow_tf32"), (matmul, "allow_tf32")], False
+    saved = [getattr(owner, name) for owner, name in knobs]
+    for owner, name in knobs:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for (owner, name), old in zip(knobs, saved, strict=True):
+            setattr(owner, name, old)
 
 
 def load_torchscript(path: str | Path, **kwargs) -> TorchClassifier:
