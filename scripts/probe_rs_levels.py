@@ -13,14 +13,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 from onepixel import zoo
-from onepixel.objectives import Targeted, Untargeted
-from onepixel.runner import Runner
 from onepixel.search import make_search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,17 +38,11 @@ def main() -> None:
     model = zoo.load(name)
     idx, x, y = bench.strict_set(model, 200, None, range(100, 200))
     targets = None if mode == "untargeted" else bench.targets_for(y, 0)
-    crit = Untargeted(stop_on_success=True) if targets is None else Targeted(stop_on_success=True)
-    success: list[bool] = []
-    queries: list[int] = []
-    t0 = time.time()
-    for s in range(0, len(idx), 25):
-        sl = slice(s, s + 25)
-        res = Runner(model, crit, make_search("rs", budget=10_000, levels=levels), k, 10_000).run(
-            x[sl], y[sl], None if targets is None else targets[sl], list(range(s, min(len(idx), s + 25))))
-        success += [bool(r.success) for r in res]
-        queries += [int(r.queries) for r in res]
-        print(f"{len(success)} images: {sum(success)} fooled, {time.time() - t0:.0f} s", flush=True)
+    # the benchmark's own cell loop (seeds, batches of 25), with the colour grid handed to the random search
+    bench.make_search = lambda search, **options: make_search(search, levels=levels, **options)
+    cell = bench.run_cell(model, "rs", k, x, y, targets, 10_000, 0, 25)
+    success, queries = cell["success"], cell["queries"]
+    print(f"{len(success)} images in {cell['seconds']:.0f} s")
     cells = ROOT / "docs" / "measurements" / "search-cells"
     stored = json.loads(next(cells.glob(f"{name}-*/k{k}-{mode}-rs-n200-b10000-s0-x100_200.json")).read_text())
     assert stored["indices"] == idx.tolist(), "the stored cell ran on other images"
