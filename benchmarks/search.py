@@ -45,10 +45,11 @@ from onepixel.data import load_cifar10
 from onepixel.models.base import Classifier
 from onepixel.models.pytorch import TorchClassifier
 from onepixel.objectives import LOSSES, Targeted, Untargeted
+from onepixel.oracle import decision_margin, one_pixel_oracle, score_one_pixel
 from onepixel.runner import Runner
-from onepixel.search import make_search, one_pixel_oracle
+from onepixel.search import make_search
 from onepixel.search.colours import colour_grid
-from onepixel.search.oracle import _margin, _score, scan_candidates
+from onepixel.search.oracle import scan_candidates
 
 BUDGETS = (100, 400, 1_000, 2_000, 5_000, 10_000, 40_000)
 PAPER_DE = {"popsize": 400, "generations": 100}
@@ -145,12 +146,12 @@ def tables(model: Classifier, images: np.ndarray, labels: np.ndarray, idx: np.nd
     for j, i in enumerate(idx):
         f = folder / f"{int(i):05d}.npz"
         if not f.exists():
-            fp = np.concatenate([_score(model, bases, j, cx[s:s + 4096], cy[s:s + 4096], cc[s:s + 4096], False)
+            fp = np.concatenate([score_one_pixel(model, bases, j, cx[s:s + 4096], cy[s:s + 4096], cc[s:s + 4096], False)
                                  for s in range(0, len(cx), 4096)])
             rp = fp.copy()
             if model.has_fast_precision:
-                near = np.nonzero(_margin(fp, np.full(len(fp), labels[j]), None) > -recheck)[0]
-                rp[near] = _score(model, bases, j, cx[near], cy[near], cc[near], True)
+                near = np.nonzero(decision_margin(fp, np.full(len(fp), labels[j]), None) > -recheck)[0]
+                rp[near] = score_one_pixel(model, bases, j, cx[near], cy[near], cc[near], True)
             np.savez(f, fast=fp.astype(np.float32), ref=rp.astype(np.float32))
             print(f"  table {j + 1}/{n} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         d = np.load(f)
@@ -230,7 +231,7 @@ def oracle_cell(model: Classifier, images: np.ndarray, labels: np.ndarray, targe
     if isinstance(model, TableClassifier):
         pred = model.ref.argmax(-1)
         fooled = (pred != labels[:, None] if targets is None else pred == targets[:, None]).any(1)
-        near = np.array([(_margin(f, np.full(len(f), lab), None) > -0.1).sum() for f, lab in zip(model.fast, labels, strict=True)])
+        near = np.array([(decision_margin(f, np.full(len(f), lab), None) > -0.1).sum() for f, lab in zip(model.fast, labels, strict=True)])
         queries, verify = np.full(len(images), model.fast.shape[1]), near
     else:
         res = one_pixel_oracle(model, images, labels, targets, precision="search")

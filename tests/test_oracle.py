@@ -3,7 +3,8 @@ import pytest
 
 import onepixel as op
 from onepixel.errors import InputError
-from onepixel.search import Oracle, make_search, one_pixel_oracle
+from onepixel.oracle import one_pixel_oracle
+from onepixel.search import Oracle, make_search
 from onepixel.search.colours import colour_grid
 from search_toys import VulnerableSet
 

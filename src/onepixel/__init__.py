@@ -8,6 +8,7 @@ from .candidates import PixelSpace, decode
 from .errors import DataError, InputError, ModelError, OnepixelError
 from .models import CallableClassifier, Classifier, Preprocess, TorchClassifier
 from .objectives import Targeted, Untargeted
+from .oracle import one_pixel_oracle
 from .results import AttackResult, AttackResults
 from .runner import Runner
 from .search import DifferentialEvolution
@@ -21,5 +22,6 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "AttackResult", "AttackResults", "CallableClassifier", "Classifier", "DataError", "DifferentialEvolution",
     "InputError", "ModelError", "OnepixelError", "PixelSpace", "PixelSweep", "Preprocess", "Runner", "Targeted",
-    "TorchClassifier", "Untargeted", "__version__", "as_classifier", "attack", "decode", "fewest_pixels", "zoo",
+    "TorchClassifier", "Untargeted", "__version__", "as_classifier", "attack", "decode", "fewest_pixels", "one_pixel_oracle",
+    "zoo",
 ]

@@ -8,9 +8,12 @@ and C the number of channels (3 for RGB, 1 for greyscale). Searches work on thes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch only for apply(), imported there: searches use this module with numpy alone
+    import torch
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ def apply(images: torch.Tensor, which: torch.Tensor, x: torch.Tensor, y: torch.T
     candidate that coincide must carry the same colour (:func:`decode` gives them the last one's): a scatter
     with repeated indices writes them in no fixed order on a GPU.
     """
+    import torch
+
     out = images.index_select(0, which)
     rows = torch.arange(out.shape[0], device=out.device)[:, None].expand_as(x)
     out[rows, y, x] = colours

@@ -1,8 +1,8 @@
 """Search strategies: each proposes candidates (``ask``) and learns from their fitness (``tell``).
 
-Searches never touch the model; the runner owns it. Every search keeps one state row per image, so a batch
-of images is searched at once, and each image draws from its own random stream so that its result does not
-depend on which other images share the batch.
+Searches never touch the model; the runner owns it (this package imports neither torch nor the models).
+Every search keeps one state row per image, so a batch of images is searched at once, and each image draws
+from its own random stream so that its result does not depend on which other images share the batch.
 
 :func:`make_search` builds one by name:
 
@@ -26,7 +26,7 @@ from .base import Search
 from .cma import CMAES
 from .corner import CornerSearch
 from .de import DifferentialEvolution
-from .oracle import Oracle, one_pixel_oracle
+from .oracle import Oracle
 from .random import RandomSearch
 
 SEARCHES: dict[str, type] = {
@@ -60,4 +60,4 @@ def make_search(name: str, budget: int | None = None, **options: Any) -> Search:
 
 
 __all__ = ["BUDGETED", "CMAES", "SEARCHES", "CornerSearch", "DifferentialEvolution", "Oracle", "RandomSearch",
-           "Search", "make_search", "one_pixel_oracle"]
+           "Search", "make_search"]

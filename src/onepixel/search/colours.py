@@ -19,3 +19,11 @@ def colour_grid(channels: int, levels: int = 2) -> np.ndarray:
     values = np.rint(np.linspace(0.0, 255.0, levels))
     mesh = np.meshgrid(*([values] * channels), indexing="ij")
     return np.stack([m.ravel() for m in mesh], axis=1)
+
+
+def grid_changes(index: np.ndarray, width: int, colours: np.ndarray) -> np.ndarray:
+    """One-pixel changes (..., 2 + C) ``(x, y, colour)`` of flat grid indices ``index = (y * width + x) * M + c``
+    (location-major, then colour ``c`` of the (M, C) grid ``colours``), as float candidate blocks."""
+    loc, col = np.divmod(index, len(colours))
+    y, x = np.divmod(loc, width)
+    return np.concatenate([x[..., None], y[..., None], colours[col]], axis=-1).astype(np.float64)

@@ -21,7 +21,7 @@ import numpy as np
 from ..candidates import PixelSpace
 from ..errors import InputError
 from .base import started
-from .colours import colour_grid
+from .colours import colour_grid, grid_changes
 
 
 @dataclass
@@ -85,9 +85,7 @@ class CornerSearch:
 
     def _changes(self, i: np.ndarray) -> np.ndarray:
         """Changes (..., 2 + C) for flat scan indices i = (y * W + x) * M + colour."""
-        loc, col = np.divmod(i, self._m)
-        y, x = np.divmod(loc, self._sp.width)
-        return np.concatenate([x[..., None], y[..., None], self._colours[col]], axis=-1).astype(np.float64)
+        return grid_changes(i, self._sp.width, self._colours)
 
     def _combine(self, rows: np.ndarray) -> np.ndarray:
         """``batch`` k-subsets of the ``top`` best locations of each row, each pixel at its best colour."""

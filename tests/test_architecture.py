@@ -1,0 +1,28 @@
+"""The package's one-way structure, checked on the source: what each layer may import."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "onepixel"
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module as written, imported names) of every import in ``path``, relative ones with their dots."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            out.append(("." * node.level + (node.module or ""), [a.name for a in node.names]))
+    return out
+
+
+def test_searches_import_neither_torch_nor_the_models():
+    for path in sorted((PACKAGE / "search").glob("*.py")):
+        for module, _ in _imports(path):
+            assert not module.split(".")[0] == "torch", f"{path.name} imports {module}: searches never touch the model"
+            assert "models" not in module.split("."), f"{path.name} imports {module}: searches never touch the model"
+            assert module.lstrip(".") not in ("runner", "oracle", "objectives") or not module.startswith(".."), \
+                f"{path.name} imports {module}: searches see fitness values only"
