@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CIFAR_DIR = SHARED / "data" / "cifar10"
 
+# No test reaches the Hugging Face hub: checkpoints are built locally (tests/test_hf.py).
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 # Tests read CIFAR-10 from the read-only shared copy; they never download.
 if "ONEPIXEL_DATA" not in os.environ and CIFAR_DIR.is_dir():
     os.environ["ONEPIXEL_DATA"] = str(CIFAR_DIR)

@@ -135,7 +135,7 @@ def test_single_image_and_scalar_label(planted, grey_images):
 @pytest.mark.parametrize(
     "images,labels,kwargs,match",
     [
-        (np.zeros((2, 8, 8, 3), np.float32), [0, 0], {}, "uint8"),
+        (np.full((2, 8, 8, 3), 2.0, np.float32), [0, 0], {}, r"in \[0, 1\]"),
         (np.zeros((0, 8, 8, 3), np.uint8), [], {}, "empty"),
         (np.zeros((2, 3, 8, 8), np.uint8), [0, 0], {}, "NCHW"),
         (np.zeros((2, 8, 8, 3), np.uint8), [0], {}, "labels for 2 images"),

@@ -12,7 +12,6 @@ from torch import nn
 from .errors import InputError
 from .models.base import Classifier
 from .models.callable import CallableClassifier
-from .models.pytorch import TorchClassifier
 from .objectives import Loss, Targeted, Untargeted
 from .results import AttackResults
 from .runner import Runner
@@ -33,7 +32,9 @@ def as_classifier(model: Any, **options: Any) -> Classifier:
     if isinstance(model, Classifier):
         return model
     if isinstance(model, nn.Module):
-        return TorchClassifier(model, **options)
+        from .models.metadata import torch_classifier  # reads timm / torchvision metadata where it is there
+
+        return torch_classifier(model, **options)
     if isinstance(model, str):
         from .models.loading import load_model
 
@@ -124,6 +125,7 @@ def attack(
     progress: bool = False,
     model_options: dict | None = None,
     memo: bool = True,
+    preprocess: Any = None,
 ) -> AttackResults:
     """Few-pixel black-box attack (Su, Vargas & Sakurai's one-pixel attack and stronger successors).
 
@@ -133,7 +135,11 @@ def attack(
 
     Args:
         model: a :class:`~onepixel.models.Classifier`, ``nn.Module``, zoo name, model file or callable.
-        images: uint8 (N, H, W, C) with C = 3 or 1, or one (H, W, C) image with a scalar label.
+        images: uint8 (N, H, W, C) with C = 3 or 1, or one (H, W, C) image with a scalar label; float tensors
+            or arrays in [0, 1], NCHW or NHWC, are rounded to 8 bits (:mod:`onepixel.interop`; the results'
+            :meth:`~onepixel.results.AttackResults.adversarials_as_input` hands them back in that form).
+            Images of another size than the model's input are cropped and resized with the model's own
+            geometry where its metadata declares one.
         labels: true class of each image.
         pixels: pixels changed per image (k).
         targets: None for untargeted; else a target class (or one per image) to reach.
@@ -151,6 +157,10 @@ def attack(
             a targeted change only moves probability between other classes). Success does not depend on it.
         progress: show a progress bar.
         model_options: options for building the classifier (e.g. ``{"device": "cuda"}``).
+        preprocess: how pixels reach an ``nn.Module``: a :class:`~onepixel.models.Preprocess`, a torchvision
+            weights enum or its ``transforms()``, a timm ``pretrained_cfg``, a Hugging Face image processor
+            (:mod:`onepixel.models.metadata`). Default: what the module declares (timm's ``pretrained_cfg``),
+            else pixels scaled to [0, 1].
         memo: answer a change the search proposes again from memory instead of querying the model
             (:mod:`onepixel.memo`; results are identical for a deterministic model, and DE's repeats are most
             of its late queries). Turn it off for a randomised model (a stochastic defence).
@@ -158,6 +168,9 @@ def attack(
     Returns:
         :class:`AttackResults`, one :class:`AttackResult` per image, in input order.
     """
+    from .interop import as_uint8, fit_to_model
+
+    images, fmt = as_uint8(images)
     imgs, labs, _ = _as_batch(images, labels)
     tg = _as_targets(targets, labs)
     if not isinstance(pixels, (int, np.integer)) or pixels < 1:
@@ -167,7 +180,9 @@ def attack(
     if max_queries is not None and max_queries < 1:
         raise InputError(f"max_queries must be >= 1 (got {max_queries})")
     seeds = _as_seeds(seed, len(imgs))
-    clf = as_classifier(model, **(model_options or {}))
+    options = dict(model_options or {}) | ({} if preprocess is None else {"preprocess": preprocess})
+    clf = as_classifier(model, **options)
+    imgs = fit_to_model(clf, imgs)
     crit: Untargeted | Targeted
     if tg is None:
         crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success, loss)
@@ -185,7 +200,7 @@ def attack(
         srch = search
     runner = Runner(clf, crit, srch, int(pixels), max_queries, memo)
     if not progress:
-        return runner.run(imgs, labs, tg, seeds)
+        return _tagged(runner.run(imgs, labs, tg, seeds), fmt)
     from .progress import progress_bar, show_status
 
     with progress_bar(len(imgs), "img", "attack") as bar:
@@ -199,4 +214,9 @@ def attack(
             show_status(bar, successes, done, rate)
             bar.update(done - bar.n)
 
-        return runner.run(imgs, labs, tg, seeds, progress=update)
+        return _tagged(runner.run(imgs, labs, tg, seeds, progress=update), fmt)
+
+
+def _tagged(results: AttackResults, fmt: Any) -> AttackResults:
+    results.input_format = fmt  # so adversarials_as_input() can answer in the caller's type and layout
+    return results

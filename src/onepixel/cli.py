@@ -42,8 +42,16 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--model", "-m", required=True, help="Zoo name (allconv, nin, vgg16, resnet20) or a model file (.onnx, .tflite, .pt TorchScript).")
-@click.option("--labels", "labels_spec", default=None, help="Class names: 'imagenet' or a file with one name per line.")
+@click.option("--model", "-m", required=True, help="Zoo name (allconv, nin, vgg16, resnet20), a model file (.onnx, .tflite, "
+              ".pt TorchScript), or a Hugging Face checkpoint: a folder or a hub id in the local cache.")
+@click.option("--labels", "labels_spec", default=None, help="Class names: 'imagenet' or a file with one name per line "
+              "(replaces the model's own, e.g. a checkpoint's id2label).")
+@click.option("--preprocess", "preprocess_items", multiple=True, metavar="KEY=VALUE",
+              help="Override the model's declared preprocessing (Hugging Face, TorchScript): size=224, resize=256 "
+                   "(shorter side before the centre crop; none: warp without crop), crop=0.875, "
+                   "interpolation=bicubic, scale=1/255, mean=0.5,0.5,0.5, std=0.5,0.5,0.5. Repeat for several.")
+@click.option("--explain", is_flag=True, help="Print how the model reads pixels (input size, preprocessing, class "
+              "names and where each came from) and stop without attacking.")
 @click.option("--space", type=click.Choice(["input", "file"]), default="input", show_default=True,
               help="input: change pixels of the cropped/resized model input (the paper); file: change pixels of the "
                    "full-resolution photo, the resize being part of the black box.")
@@ -70,7 +78,7 @@ def cli() -> None:
 @click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Before/after figure PNG [default: OUT with -figure.png]; 'none' to skip.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels: tuple[int, ...], target: str | None,
+def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: tuple[str, ...], explain: bool, space: str, pixels: tuple[int, ...], target: str | None,
            label: str | None, seed: int, popsize: int, generations: int, search_name: str | None, paper: bool,
            max_queries: int | None, loss: str, device: str, out: Path | None, figure: Path | None,
            as_json: bool) -> None:
@@ -86,9 +94,16 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
         raise OnepixelError(f"--paper means DE with the paper's settings; drop --search {search_name} or use --search de")
     if paper and loss != "probability":
         raise OnepixelError("--paper means the paper's fitness (class probability); drop --loss margin or --paper")
-    clf = as_classifier(model, device=device)
+    from .models.metadata import describe_model, explain_lines, parse_overrides
+
+    overrides = parse_overrides(preprocess_items)
+    clf = as_classifier(model, device=device, **({"preprocess": overrides} if overrides else {}))
     if labels_spec is not None:
         clf.class_names = list(resolve_labels(labels_spec, clf.num_classes))
+        clf.class_names_source = f"--labels {labels_spec}"  # type: ignore[attr-defined]
+    if explain:
+        click.echo("\n".join(explain_lines(clf)))
+        return
     if out is not None and out.suffix.lower() != ".png":  # checked before the attack spends its queries
         raise OnepixelError(f"--out {out} must be a .png file (the adversarial image is saved losslessly as PNG)")
     photo = read_image(image)
@@ -120,7 +135,8 @@ def attack(image: Path, model: str, labels_spec: str | None, space: str, pixels:
         sweep = {"fewest_pixels": tried[-1][0] if tried[-1][2] else None,
                  "sweep": [{"pixels": k, "queries": q, "success": ok} for k, q, ok in tried]} if len(counts) > 1 else {}
         click.echo(json.dumps({**pa.to_dict(), "image": str(image), "adversarial_png": str(out),
-                               "figure": str(figure) if figure else None, **sweep}, indent=1))
+                               "figure": str(figure) if figure else None, **sweep, "model": describe_model(clf)},
+                              indent=1))
         return
     for when, top in (("before", pa.top(5)), ("after", pa.top(5, after=True))):
         click.echo(f"top-5 {when}: " + ", ".join(f"{_class_name(clf, k)} {p:.3f}" for k, p in top))

@@ -19,6 +19,11 @@ import torch
 from .errors import InputError
 from .models.base import Classifier
 
+#: the resize kernels :class:`PhotoPreprocess` knows
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+#: crop then resize (one step), or resize the shorter side then centre crop (torchvision's / Hugging Face's)
+ORDERS = ("crop-resize", "resize-crop", "resize-crop-floor")
+
 
 @dataclass(frozen=True)
 class PhotoPreprocess:
@@ -35,6 +40,13 @@ class PhotoPreprocess:
             ``central_crop``) and stretch it to ``size``.
         antialias: bilinear with a filter widened by the downscale factor (PIL's BILINEAR); False is plain
             2-tap bilinear (TensorFlow's ``resize_bilinear``, torch's default).
+        interpolation: ``"bilinear"`` (default), ``"bicubic"`` (timm's and most Hugging Face checkpoints';
+            PIL's BICUBIC with ``antialias``) or ``"nearest"``. Each is a linear map, built the same way.
+        order: ``"crop-resize"`` (default): crop the box, resize it to ``size`` in one step.
+            ``"resize-crop"``: exactly torchvision's ``Resize(resize_shorter)`` + ``CenterCrop(size)`` (the
+            longer side becomes ``int(resize_shorter * long / short)``, centre offsets rounded), as timm and
+            torchvision weights preprocess; ``"resize-crop-floor"``: the same with the offsets floored, as
+            Hugging Face image processors crop. Both need ``resize_shorter``; their box is the whole photo.
     """
 
     size: tuple[int, int]
@@ -42,8 +54,16 @@ class PhotoPreprocess:
     resize_shorter: int | None = None
     aspect: str = "keep"
     antialias: bool = True
+    interpolation: str = "bilinear"
+    order: str = "crop-resize"
 
     def __post_init__(self) -> None:
+        if self.order not in ORDERS:
+            raise InputError(f"order must be one of {', '.join(ORDERS)} (got {self.order!r})")
+        if self.order != "crop-resize" and not self.resize_shorter:
+            raise InputError(f"order {self.order!r} needs resize_shorter (the shorter side before the centre crop)")
+        if self.interpolation not in INTERPOLATIONS:
+            raise InputError(f"interpolation must be one of {', '.join(INTERPOLATIONS)} (got {self.interpolation!r})")
         if len(self.size) != 2 or min(self.size) < 1:
             raise InputError(f"preprocessing size must be (height, width) >= 1 (got {self.size})")
         if self.aspect not in ("keep", "stretch"):
@@ -70,7 +90,10 @@ class PhotoPreprocess:
         return float(self.crop)
 
     def box(self, height: int, width: int) -> tuple[int, int, int, int]:
-        """The integer crop box (top, left, crop height, crop width) of an ``height x width`` photo."""
+        """The integer crop box (top, left, crop height, crop width) of an ``height x width`` photo (for the
+        resize-then-crop orders, the whole photo: the crop happens after the resize)."""
+        if self.order != "crop-resize":
+            return 0, 0, height, width
         f = self.fraction
         if self.aspect == "stretch":
             ch, cw = height * f, width * f
@@ -84,7 +107,10 @@ class PhotoPreprocess:
     def for_region(self) -> PhotoPreprocess:
         """The same resize applied to an already cropped region (the crop box of :meth:`box`): it takes the
         whole region, with weights identical to this preprocessing's weights on the crop."""
-        return PhotoPreprocess(size=self.size, crop=1.0, aspect="stretch", antialias=self.antialias)
+        if self.order != "crop-resize":
+            return self  # its box is the whole photo
+        return PhotoPreprocess(size=self.size, crop=1.0, aspect="stretch", antialias=self.antialias,
+                               interpolation=self.interpolation)
 
     def matrices(self, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """float64 ``Ry`` (out_h, height) and ``Rx`` (out_w, width): crop and resize as two matrices."""
@@ -122,20 +148,45 @@ def quantise(x: torch.Tensor) -> torch.Tensor:
 def _matrices(pre: PhotoPreprocess, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     if min(height, width) < 2:
         raise InputError(f"a {width}x{height} photo is too small to preprocess; it needs at least 2x2 pixels")
-    top, left, ch, cw = pre.box(height, width)
     oh, ow = pre.size
-    return (_resize_matrix(height, top, ch, oh, pre.antialias),
-            _resize_matrix(width, left, cw, ow, pre.antialias))
+    if pre.order != "crop-resize":
+        return _resize_then_crop(pre, height, width)
+    top, left, ch, cw = pre.box(height, width)
+    return (_resize_matrix(height, top, ch, oh, pre.antialias, pre.interpolation),
+            _resize_matrix(width, left, cw, ow, pre.antialias, pre.interpolation))
 
 
-def _resize_matrix(n: int, start: int, length: int, out: int, antialias: bool) -> torch.Tensor:
-    """(out, n) weights: torch's bilinear resize of ``length`` samples from ``start`` to ``out`` samples.
+def _resize_then_crop(pre: PhotoPreprocess, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torchvision's Resize(shorter side) then CenterCrop, as matrices: the rows of the full resize that the
+    crop keeps."""
+    rs = int(pre.resize_shorter)  # type: ignore[arg-type]
+    short, long = min(height, width), max(height, width)
+    new_long = int(rs * long / short)
+    rh, rw = (rs, new_long) if height <= width else (new_long, rs)
+    oh, ow = pre.size
+    if oh > rh or ow > rw:
+        raise InputError(f"a {width}x{height} photo resized to {rw}x{rh} is smaller than the {ow}x{oh} crop")
+    if pre.order == "resize-crop-floor":
+        top, left = (rh - oh) // 2, (rw - ow) // 2
+    else:
+        top, left = int(round((rh - oh) / 2.0)), int(round((rw - ow) / 2.0))
+    ry = _resize_matrix(height, 0, height, rh, pre.antialias, pre.interpolation)[top:top + oh]
+    rx = _resize_matrix(width, 0, width, rw, pre.antialias, pre.interpolation)[left:left + ow]
+    return ry.contiguous(), rx.contiguous()
+
+
+def _resize_matrix(n: int, start: int, length: int, out: int, antialias: bool,
+                   interpolation: str = "bilinear") -> torch.Tensor:
+    """(out, n) weights: torch's resize of ``length`` samples from ``start`` to ``out`` samples.
 
     Built by resizing the identity, so the weights are exactly torch's kernel (including its antialias filter).
     """
     eye = torch.eye(length, dtype=torch.float64).reshape(length, 1, 1, length)
-    cols = torch.nn.functional.interpolate(eye, size=(1, out), mode="bilinear", align_corners=False,
-                                           antialias=antialias)
+    if interpolation == "nearest":  # PIL's NEAREST picks the pixel whose centre is nearest: torch's nearest-exact
+        cols = torch.nn.functional.interpolate(eye, size=(1, out), mode="nearest-exact")
+    else:
+        cols = torch.nn.functional.interpolate(eye, size=(1, out), mode=interpolation, align_corners=False,
+                                               antialias=antialias)
     m = torch.zeros(out, n, dtype=torch.float64)
     m[:, start:start + length] = cols.reshape(length, out).T
     return m

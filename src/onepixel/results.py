@@ -50,6 +50,9 @@ class AttackResult:
 class AttackResults(list[AttackResult]):
     """A list of :class:`AttackResult` with table helpers."""
 
+    #: how the caller passed the images (:class:`onepixel.interop.InputFormat`), set by :func:`onepixel.attack`
+    input_format: Any = None
+
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per image (without image arrays)."""
         return [r.to_dict() for r in self]
@@ -69,3 +72,10 @@ class AttackResults(list[AttackResult]):
     def adversarials(self) -> np.ndarray:
         """All adversarial images stacked, uint8 (n, H, W, C)."""
         return np.stack([r.adversarial for r in self])
+
+    def adversarials_as_input(self) -> Any:
+        """All adversarial images stacked in the form the images were passed to :func:`onepixel.attack`: the
+        same type (numpy or torch, on its device), dtype and layout (NCHW or NHWC); floats as k / 255."""
+        from .interop import InputFormat
+
+        return (self.input_format or InputFormat()).restore(self.adversarials)

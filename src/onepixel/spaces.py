@@ -37,9 +37,13 @@ def jpeg_roundtrip(image: np.ndarray, quality: int = 95) -> np.ndarray:
 
 
 def default_preprocess(model: Classifier, preprocess: PhotoPreprocess | None) -> PhotoPreprocess:
-    """``preprocess``, or the ImageNet preset at the model's declared input size."""
+    """``preprocess``, or the model's own (read from its metadata: :mod:`onepixel.models.metadata`), or the
+    ImageNet preset at the model's declared input size."""
     if preprocess is not None:
         return preprocess
+    own = getattr(model, "photo_preprocess", None)
+    if own is not None:
+        return own
     size = getattr(model, "input_size", None)
     if size is None:
         raise InputError("the model does not declare its input size; pass a PhotoPreprocess with the size it takes")

@@ -42,6 +42,8 @@ class Classifier(ABC):
     name: str | None = None
     #: sha256 of the weights or model file, where known (a run records it and refuses another model on resume)
     sha256: str | None = None
+    #: where the model came from, for ``--explain`` (e.g. ``{"kind": "huggingface", "architecture": ...}``)
+    source: dict | None = None
 
     @abstractmethod
     def _forward(self, images: torch.Tensor, reference: bool) -> torch.Tensor:

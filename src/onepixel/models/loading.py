@@ -46,17 +46,33 @@ def detect_format(path: str | Path) -> str:
 
 
 def load_model(spec: str, **options: Any) -> Classifier:
-    """A zoo name (``allconv``, ``nin``, ``vgg16``, ``resnet20``) or a model file (.onnx, .tflite, .pt
-    TorchScript); ``options`` go to the adapter (:class:`~onepixel.models.onnx.OnnxClassifier`,
-    :class:`~onepixel.models.tflite.TFLiteClassifier`, :class:`~onepixel.models.pytorch.TorchClassifier`)."""
+    """A zoo name (``allconv``, ``nin``, ``vgg16``, ``resnet20``), a model file (.onnx, .tflite, .pt
+    TorchScript), or a Hugging Face checkpoint (a folder, or a hub id in the local cache); ``options`` go to the
+    adapter (:class:`~onepixel.models.onnx.OnnxClassifier`, :class:`~onepixel.models.tflite.TFLiteClassifier`,
+    :class:`~onepixel.models.pytorch.TorchClassifier`, :func:`~onepixel.models.huggingface.load_hf`).
+    ``options["preprocess"]`` may be a dict of preprocessing overrides (``--preprocess``) for Hugging Face
+    checkpoints and TorchScript files."""
     from .. import zoo
+    from .huggingface import is_checkpoint_folder, load_hf, looks_like_hub_id
 
     if spec.lower() in zoo.names():
+        if options.get("preprocess") is not None:
+            raise ModelError(f"zoo model {spec} has fixed preprocessing; --preprocess is for Hugging Face checkpoints "
+                             "and TorchScript files")
         return zoo.load(spec.lower(), **options)
     path = Path(spec)
+    if is_checkpoint_folder(path) or looks_like_hub_id(spec):
+        return load_hf(spec, **options)
     if not path.exists():
-        raise ModelError(f"no zoo model or file named {spec!r}; zoo models: {', '.join(zoo.names())}")
+        raise ModelError(f"no zoo model or file named {spec!r} (nor a Hugging Face checkpoint folder or cached hub "
+                         f"id org/name); zoo models: {', '.join(zoo.names())}")
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder without config.json; a Hugging Face checkpoint folder holds "
+                         "config.json, safetensors weights and preprocessor_config.json")
+    overrides = options.pop("preprocess", None) if isinstance(options.get("preprocess"), dict) else None
     fmt = detect_format(path)
+    if overrides and fmt != "torchscript":
+        raise ModelError(f"--preprocess is for Hugging Face checkpoints and TorchScript files, not {fmt} models")
     if fmt == "tflite":
         from .tflite import TFLiteClassifier
 
@@ -67,7 +83,12 @@ def load_model(spec: str, **options: Any) -> Classifier:
         return OnnxClassifier(path, **_only(options, "device", "cpu"))
     from .pytorch import load_torchscript
 
-    return load_torchscript(path, **options)
+    clf = load_torchscript(path, **options)
+    if overrides:
+        from .metadata import attach, with_overrides
+
+        attach(clf, with_overrides(None, overrides))
+    return clf
 
 
 def _only(options: dict[str, Any], key: str, allowed: str) -> dict[str, Any]:

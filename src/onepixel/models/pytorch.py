@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,6 +103,9 @@ class TorchClassifier(Classifier):
             rows per class; 64 runs within 3-6 % of 400 per row here, 1 thread, NiN and AllConv).
     """
 
+    #: why delta inference is off for this model, where it was turned off for a reason (said by ``--explain``)
+    delta_note: str | None = None
+
     def __init__(
         self,
         module: nn.Module,
@@ -170,7 +174,11 @@ class TorchClassifier(Classifier):
         if engine.net(chw) is None:
             if self.delta is True:
                 warnings.warn(f"delta inference is off for this model: {engine.trace_error}", stacklevel=2)
-                self.delta = False
+            else:  # said once: the setting is turned off with it
+                logging.getLogger("onepixel").warning(
+                    "onepixel: delta inference is off for this model (torch.fx cannot trace it: %s); every query "
+                    "runs the full forward, batched", engine.trace_error)
+            self.delta = False
             return super().query(bases, which, x, y, colours, reference, rows_per_image)
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         try:
