@@ -164,7 +164,9 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
 
 
 @cli.command()
-@click.option("--model", "-m", required=True, help="Zoo name or model file.")
+@click.option("--model", "-m", required=True, help="Zoo name, model file, or Hugging Face checkpoint (folder or cached hub id).")
+@click.option("--preprocess", "preprocess_items", multiple=True, metavar="KEY=VALUE",
+              help="Override the model's declared preprocessing, as for onepixel attack (recorded in the run).")
 @click.option("--dataset", type=click.Choice(["cifar10", "imagenet-sample", "photos"]), default="cifar10", show_default=True,
               help="cifar10, or a folder of photos with labels.csv (--data): imagenet-sample, photos.")
 @click.option("--split", default="test", show_default=True)
@@ -188,13 +190,16 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Processes sharing the run (CPU: one per core is fastest; results do not change).")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder; re-running resumes.")
-def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
+def evaluate(model: str, preprocess_items: tuple[str, ...], dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
              popsize: int, generations: int, max_queries: int | None, search_name: str, paper: bool, batch_images: int,
              device: str, data: Path | None, space: str, workers: int, out: Path) -> None:
     """Run the paper's (or the strict) evaluation protocol; every attack is stored at once, re-running resumes."""
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
+    from .models.metadata import parse_overrides
     from .report.tables import print_summary
+
+    overrides = parse_overrides(preprocess_items)
 
     if paper:
         changed = [f"--{name} {value}" for name, value, default in (
@@ -206,7 +211,8 @@ def evaluate(model: str, dataset: str, split: str, n: int, pixels: tuple[int, ..
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
                       search=search_name, batch_images=batch_images, data_path=data, space=space,
-                      model_options={"device": device}, workers=workers)
+                      model_options={"device": device, **({"preprocess": overrides} if overrides else {})},
+                      workers=workers)
     print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images")
     click.echo(f"results: {out}/results.sqlite ({len(df)} attacks); report: onepixel report {out}")
 

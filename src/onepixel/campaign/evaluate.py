@@ -80,6 +80,18 @@ def _model_identity(model: Any, clf: Any) -> dict[str, Any]:
     return ident
 
 
+def _declared_preprocessing(clf: Any, model_options: dict | None) -> dict[str, Any]:
+    """The preprocessing a model declares (Hugging Face, timm, torchvision metadata) and the user's overrides,
+    for the run's config: a resumed run must read pixels the same way, and ``verify`` rebuilds the model with
+    the same overrides."""
+    pre = getattr(clf, "preprocessing", None)
+    if pre is None:
+        return {}
+    overrides = (model_options or {}).get("preprocess")
+    return {"preprocessing": pre.describe(), **({"preprocess_overrides": dict(overrides)}
+                                                if isinstance(overrides, dict) and overrides else {})}
+
+
 def _select_images(clf: Any, data: Dataset, n: int, protocol: str, seed: int) -> np.ndarray:
     order = sample_images(len(data.labels), len(data.labels), seed)
     if protocol == "paper":
@@ -166,6 +178,7 @@ def evaluate(
         "batch_images": batch_images, "classes": data.classes, "space": space if photos else "input",
         "data_path": str(data_path) if data_path is not None else None,
         "input_size": list(getattr(clf, "input_size", None) or []) or None,
+        **_declared_preprocessing(clf, model_options),
     }
     store = ResultStore(out, config)
     try:

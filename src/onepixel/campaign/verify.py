@@ -106,7 +106,8 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
     spec = model if model is not None else config.get("model")
     if spec is None:
         raise InputError(f"{run}: the run does not name its model; pass --model")
-    clf = as_classifier(spec, device=device)
+    overrides = config.get("preprocess_overrides")  # the run's --preprocess, if it had one
+    clf = as_classifier(spec, device=device, **({"preprocess": overrides} if overrides else {}))
     want, got = config.get("model_sha256"), _model_identity(spec, clf).get("model_sha256")  # as evaluate records it
     if isinstance(spec, (str, Path)) and want and got != want:
         raise InputError(f"model {spec} has sha256 {str(got)[:12]}…, the run was made with {want[:12]}…; "
