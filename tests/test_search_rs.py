@@ -132,8 +132,8 @@ def test_schedule_resamples_fewer_pixels_as_the_budget_is_used():
     rs.start(PixelSpace(32, 32, 3, 20), [0])
     counts = []
     for used in (0, 10, 60, 300, 900):
-        rs._used[0] = used
-        counts.append(int(rs._resampled(np.array([0]))[0]))
+        rs.algorithm.used[0] = used
+        counts.append(int(rs.algorithm.resampled(np.array([0]))[0]))
     assert counts == sorted(counts, reverse=True) and counts[0] == 10 and counts[-1] == 1
 
 
@@ -153,10 +153,10 @@ def test_unevaluated_proposals_are_never_accepted():
     rs.start(space, [0])
     rows = np.array([0])
     rs.tell(rows, rs.ask(rows).sum(-1))
-    before = rs._loc.copy(), rs._fit.copy()
+    before = rs.algorithm.loc.copy(), rs.algorithm.fit.copy()
     rs.ask(rows)
     rs.tell(rows, np.full((1, 4), np.inf))
-    assert np.array_equal(rs._loc, before[0]) and np.array_equal(rs._fit, before[1])
+    assert np.array_equal(rs.algorithm.loc, before[0]) and np.array_equal(rs.algorithm.fit, before[1])
 
 
 @pytest.mark.parametrize("opts", [{"batch": 0}, {"p_init": 0.0}, {"local": 1.5}, {"radius": 0}, {"temperature": -1.0},
@@ -187,7 +187,7 @@ def test_attack_defaults_to_rs_and_de_settings_select_de(planted, grey_images):
 
 def _distinct_share(monkeypatch, redraws):
     """Share of distinct pixel sets among a stuck k = 2 search's proposals (its first set is never beaten)."""
-    from onepixel.search import random as rs_module
+    from onepixel.search import sparse_rs as rs_module
 
     monkeypatch.setattr(rs_module, "REDRAWS", redraws)
     space = PixelSpace(8, 8, 3, 2)
@@ -209,17 +209,21 @@ def test_many_pixel_proposals_do_not_repeat(monkeypatch):
 
 
 def test_refinement_starts_at_its_first_change_when_the_batch_does_not_divide_the_corners():
-    rs = RandomSearch(budget=10_000, batch=7)  # 512 corner changes = 73 rounds of 7 + 1 (the last round padded)
+    rs = RandomSearch(budget=10_000, batch=7)  # 512 corner changes = 73 rounds of 7 + a round of 1
     rs.start(PixelSpace(8, 8, 3, 1), [0])
     rows = np.array([0])
-    fine = []
+    fine, sizes = [], []
     while not rs.exhausted(rows).all():
         c = rs.ask(rows)
-        if rs._used[0] >= 512:
-            fine += [tuple(v) for v in c[0].tolist()]
-        rs.tell(rows, np.ones(c.shape[:2]))
-    first = tuple(np.r_[rs._plan[0][0][0] % 8, rs._plan[0][0][0] // 8, rs._fine[rs._plan[0][1][0, 0]]].tolist())
-    assert fine[0] == first and len(set(fine)) == len(fine) == 511  # 73 rounds from 518 used (6 padded repeats), all new
+        sizes.append(int(rs.round_sizes(rows)[0]))
+        if rs.algorithm.used[0] >= 512:
+            fine += [tuple(v) for v in c[0, : sizes[-1]].tolist()]
+        rs.tell(rows, np.where(np.arange(c.shape[1]) < sizes[-1], 1.0, np.inf)[None])
+    walk = rs.algorithm
+    loc = walk.plan_locs[0, 0]
+    first = tuple(np.r_[loc % 8, loc // 8, walk.fine[walk.plan_colours[0, 0, 0]]].tolist())
+    assert sizes[:74] == [7] * 73 + [1]  # no round crosses the end of the corners: nothing is padded
+    assert fine[0] == first and len(set(fine)) == len(fine) == 512  # 74 rounds from 512 used, all new
 
 
 def test_a_large_image_orders_only_what_the_budget_can_reach_and_in_the_same_order():
@@ -227,9 +231,10 @@ def test_a_large_image_orders_only_what_the_budget_can_reach_and_in_the_same_ord
     rs = RandomSearch(budget=300)
     rs.start(PixelSpace(64, 48, 3, 1), seeds=[3, 4])
     rs.observe(np.random.default_rng(0).integers(0, 256, (2, 48, 64, 3)).astype(np.uint8))
-    full = np.argsort(-rs._keys, axis=1, kind="stable")
-    assert rs._order.shape == (2, 300 + 4 * rs.batch + 64) and rs._keys.shape == (2, 64 * 48 * 8)
-    assert (rs._order == full[:, : rs._order.shape[1]]).all()
+    walk = rs.algorithm
+    full = np.argsort(-walk.keys, axis=1, kind="stable")
+    assert walk.order.shape == (2, 300 + 4 * rs.wide + 64) and walk.keys.shape == (2, 64 * 48 * 8)
+    assert (walk.order == full[:, : walk.order.shape[1]]).all()
 
 
 def test_the_elite_kept_up_to_date_is_what_sorting_every_location_would_give():
@@ -242,5 +247,5 @@ def test_the_elite_kept_up_to_date_is_what_sorting_every_location_would_give():
         rs.ask(rows)
         fitness = rng.choice([0.25, 0.5, 0.75, np.inf], size=(3, rs.batch))  # ties, and unanswered slots
         rs.tell(rows, fitness)
-        full = np.argsort(rs._locfit, axis=1, kind="stable")[:, : rs.elite]
-        assert (rs._elite == full).all()
+        full = np.argsort(rs.algorithm.locfit, axis=1, kind="stable")[:, : rs.elite]
+        assert (rs.algorithm.elite == full).all()

@@ -90,12 +90,14 @@ class Runner:
             tg = targets[active] if targets is not None else None
             trials = self.search.ask(active)
             a, p, _ = trials.shape
-            n_eval = np.minimum(p, budget - queries[active])
+            sizes = self._round_sizes(active, p)
+            n_eval = np.minimum(sizes, budget - queries[active])
             evaluated = np.arange(p)[None, :] < n_eval[:, None]
-            rows, cols = np.nonzero(evaluated)
-            flat = self._search_query(bases, active[rows], decode(trials[rows, cols], space), p, memo, model_queries)
             probs = np.zeros((a, p, clean.shape[1]))
-            probs[rows, cols] = flat
+            for size in np.unique(sizes):  # chunks follow each image's own round size, never its batch-mates'
+                rows, cols = np.nonzero(evaluated & (sizes == size)[:, None])
+                probs[rows, cols] = self._search_query(bases, active[rows], decode(trials[rows, cols], space),
+                                                       int(size), memo, model_queries)
             fitness = np.where(evaluated, crit.fitness(probs, lab, tg), np.inf)
             self.search.tell(active, fitness)
             queries[active] += n_eval
@@ -156,6 +158,14 @@ class Runner:
                 progress(len(results), n, sum(r.success for r in results.values()), int(queries.sum()))
 
         return AttackResults(results[i] for i in range(n))
+
+    def _round_sizes(self, rows: np.ndarray, width: int) -> np.ndarray:
+        """Real proposals per row in the round ``ask`` just returned ``width`` columns for: a search may hold
+        fewer for some rows (``round_sizes``, e.g. the random search's small greedy rounds beside wide ones);
+        the columns past them are padding. Without that method every column is a proposal."""
+        sizes = getattr(self.search, "round_sizes", None)
+        full = np.full(len(rows), width, dtype=np.int64)
+        return full if sizes is None else np.minimum(np.asarray(sizes(rows), dtype=np.int64), full)
 
     def _search_query(self, bases: torch.Tensor, which: np.ndarray, pix: Pixels, per_image: int,
                       memo: QueryMemo | None, model_queries: np.ndarray) -> np.ndarray:

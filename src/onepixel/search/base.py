@@ -20,6 +20,11 @@ class Search(Protocol):
     A search may also define ``observe(images)``: the runner then calls it right after ``start`` with the
     clean uint8 (n, H, W, C) images, one per state row (an attacker always has its own input; the random
     search uses it to prefer colours far from each pixel's own). The model stays out of reach.
+
+    A search may also define ``round_sizes(rows)``: how many of the columns of the next ``ask`` are real
+    proposals for each row (the rest is padding that is never evaluated; its fitness comes back as ``inf``).
+    The random search uses it to keep small greedy rounds for some images and wide rounds for others in
+    one batch; each row's model chunks then follow its own round size, never its batch-mates'.
     """
 
     def start(self, space: PixelSpace, seeds: list[int]) -> None: ...
