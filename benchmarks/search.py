@@ -9,7 +9,8 @@ campaign total adds every image's queries, fooled or not. Targeted attacks aim a
 image (seeded). DE runs with the paper's settings (population 400, 100 generations: 40,400 queries).
 
 One-pixel corner searches (oracle, rs, corner) are *replayed*: each image's 8,192 one-pixel corner changes
-are scored once (bf16 search view; fp32 reference wherever the bf16 margin is within 0.1 of the boundary)
+are scored once (the search view through the classifier's query path, as a live search sees it: bf16 and delta
+inference where they apply; fp32 reference wherever that margin is within 0.1 of the boundary)
 and cached; the runner and the real search objects then query that table instead of the net. CornerSearch
 for k > 1 takes its scan from the table and sends its combinations to the net. The classifier pads every
 chunk to a fixed shape, so a row's scores do not depend on its batch: the replay returns what a live run
@@ -146,8 +147,11 @@ def tables(model: Classifier, images: np.ndarray, labels: np.ndarray, idx: np.nd
     for j, i in enumerate(idx):
         f = folder / f"{int(i):05d}.npz"
         if not f.exists():
-            fp = np.concatenate([score_one_pixel(model, bases, j, cx[s:s + 4096], cy[s:s + 4096], cc[s:s + 4096], False)
-                                 for s in range(0, len(cx), 4096)])
+            # The search view as a live search sees it: through query(), i.e. delta inference where the model
+            # uses it for one-pixel changes (a live k = 1 search never sees the full forward's rounding).
+            which = np.full(len(cx), j)
+            fp = np.concatenate([model.query(bases, which[s:s + 4096], cx[s:s + 4096, None], cy[s:s + 4096, None],
+                                             cc[s:s + 4096, None]) for s in range(0, len(cx), 4096)])
             rp = fp.copy()
             if model.has_fast_precision:
                 near = np.nonzero(decision_margin(fp, np.full(len(fp), labels[j]), None) > -recheck)[0]
@@ -406,7 +410,8 @@ def main() -> None:
         lo, hi = (int(v) for v in args.exclude.split(":")) if args.exclude else (0, 0)
         idx, images, labels = strict_set(model, args.n, args.data, range(lo, hi))
         tg_all = targets_for(labels, args.seed)
-        tables_dir = "tables" if args.precision == "auto" else f"tables-{args.precision}"  # scored in that precision
+        # scored in that precision, through query() (older caches' "tables" were scored by the full forward)
+        tables_dir = "tables-query" if args.precision == "auto" else f"tables-query-{args.precision}"
         replay = None
         for k in args.pixels:
             for mode in args.modes:
