@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .colours import grid_changes
+
 
 def centre_prior(h: int, w: int, sigma: float | None) -> np.ndarray:
     """Log-weights of the H*W locations: a Gaussian around the image centre with ``sigma`` in image sizes
@@ -29,6 +31,4 @@ def neighbourhoods(h: int, w: int, radius: int, locs: np.ndarray) -> np.ndarray:
 def corner_candidates(loc: np.ndarray, col: np.ndarray, colours: np.ndarray, width: int) -> np.ndarray:
     """Candidate vectors (..., k * (2 + C)) of k changes given as flat locations ``loc`` (..., k) and indices
     ``col`` (..., k) into the colour table ``colours`` (M, C)."""
-    y, x = np.divmod(loc, width)
-    blocks = np.concatenate([x[..., None], y[..., None], colours[col]], axis=-1).astype(np.float64)
-    return blocks.reshape(*loc.shape[:-1], -1)
+    return grid_changes(loc * len(colours) + col, width, colours).reshape(*loc.shape[:-1], -1)
