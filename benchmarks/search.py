@@ -45,7 +45,7 @@ from onepixel.candidates import PixelSpace
 from onepixel.data import load_cifar10
 from onepixel.models.base import Classifier
 from onepixel.models.pytorch import TorchClassifier
-from onepixel.objectives import LOSSES, Targeted, Untargeted
+from onepixel.objectives import LOSSES, Targeted, Untargeted, is_success
 from onepixel.oracle import decision_margin, one_pixel_oracle, score_one_pixel
 from onepixel.runner import Runner
 from onepixel.search import make_search
@@ -234,7 +234,7 @@ def oracle_cell(model: Classifier, images: np.ndarray, labels: np.ndarray, targe
     t0 = time.perf_counter()
     if isinstance(model, TableClassifier):
         pred = model.ref.argmax(-1)
-        fooled = (pred != labels[:, None] if targets is None else pred == targets[:, None]).any(1)
+        fooled = is_success(pred, labels[:, None], None if targets is None else targets[:, None]).any(1)
         near = np.array([(decision_margin(f, np.full(len(f), lab), None) > -0.1).sum() for f, lab in zip(model.fast, labels, strict=True)])
         queries, verify = np.full(len(images), model.fast.shape[1]), near
     else:

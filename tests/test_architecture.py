@@ -26,3 +26,14 @@ def test_searches_import_neither_torch_nor_the_models():
             assert "models" not in module.split("."), f"{path.name} imports {module}: searches never touch the model"
             assert module.lstrip(".") not in ("runner", "oracle", "objectives") or not module.startswith(".."), \
                 f"{path.name} imports {module}: searches see fitness values only"
+
+
+def test_no_private_name_crosses_a_module_border():
+    """``from .x import _name`` would tie a module to another's internals: a shared name is made public."""
+    crossing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for module, names in _imports(path):
+            if module.startswith(".") or module.startswith("onepixel"):
+                crossing += [f"{path.relative_to(PACKAGE)}: {module} {n}" for n in names
+                             if n.startswith("_") and not n.startswith("__")]
+    assert not crossing, crossing

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-import torch
 from torch import nn
 
 from .errors import InputError
+from .inputs import as_batch, as_seeds, as_targets, check_max_queries, check_pixels
 from .models.base import Classifier
 from .models.callable import CallableClassifier
 from .objectives import Loss, Targeted, Untargeted
@@ -50,58 +49,6 @@ def default_search(popsize: int = 400, generations: int = 100, strategy: str = "
     strongest search per query (:data:`DEFAULT_SEARCH`)."""
     de_given = (popsize, generations, strategy, mutation, crossover) != (400, 100, "rand1", 0.5, None)
     return "de" if de_given else DEFAULT_SEARCH
-
-
-def _as_batch(images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-    if isinstance(images, torch.Tensor):
-        images = images.detach().cpu().numpy()
-    images = np.asarray(images)
-    single = np.ndim(labels) == 0
-    if single:
-        images = images[None]
-        labels = [labels]
-    if images.ndim == 3:  # (N, H, W) greyscale
-        images = images[..., None]
-    if images.ndim != 4:
-        raise InputError(f"images must be a uint8 batch (N, H, W, C) or one image (H, W, C) with a single label; got shape {images.shape}")
-    if images.shape[0] == 0:
-        raise InputError("the batch of images is empty")
-    if images.shape[-1] not in (1, 3):
-        hint = " (this looks like NCHW: transpose with x.transpose(0, 2, 3, 1))" if images.shape[1] in (1, 3) else ""
-        raise InputError(f"images must be NHWC with 1 or 3 channels; got shape {images.shape}{hint}")
-    if images.dtype != np.uint8:
-        raise InputError(
-            f"images must be uint8 with values 0..255 (got {images.dtype}); for floats in [0, 1] use "
-            "(x * 255).round().astype(np.uint8)")
-    labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu" or labels.ndim != 1:
-        raise InputError(f"labels must be integer class indices, one per image (got {labels.dtype} shape {labels.shape})")
-    if len(labels) != len(images):
-        raise InputError(f"got {len(labels)} labels for {len(images)} images")
-    return images, labels.astype(np.int64), single
-
-
-def _as_targets(targets: Any, labels: np.ndarray) -> np.ndarray | None:
-    if targets is None:
-        return None
-    t = np.asarray(targets)
-    if t.ndim == 0:
-        t = np.full(len(labels), int(t))
-    if t.dtype.kind not in "iu" or len(t) != len(labels):
-        raise InputError(f"targets must be one integer class index per image (got {len(t)} for {len(labels)} images)")
-    same = np.nonzero(t == labels)[0]
-    if same.size:
-        raise InputError(f"target equals the true label for image {same[0]} (class {labels[same[0]]}); pick another target class")
-    return t.astype(np.int64)
-
-
-def _as_seeds(seed: int | Sequence[int], n: int) -> list[int]:
-    if isinstance(seed, (int, np.integer)):
-        return [int(seed) + i for i in range(n)]
-    seeds = [int(s) for s in seed]
-    if len(seeds) != n:
-        raise InputError(f"got {len(seeds)} seeds for {n} images; pass one int or one seed per image")
-    return seeds
 
 
 def attack(
@@ -171,15 +118,11 @@ def attack(
     from .interop import as_uint8, fit_to_model
 
     images, fmt = as_uint8(images)
-    imgs, labs, _ = _as_batch(images, labels)
-    tg = _as_targets(targets, labs)
-    if not isinstance(pixels, (int, np.integer)) or pixels < 1:
-        raise InputError(f"pixels must be an integer >= 1 (got {pixels!r})")
-    if pixels > imgs.shape[1] * imgs.shape[2]:
-        raise InputError(f"pixels={pixels} exceeds the {imgs.shape[1]}x{imgs.shape[2]} image")
-    if max_queries is not None and max_queries < 1:
-        raise InputError(f"max_queries must be >= 1 (got {max_queries})")
-    seeds = _as_seeds(seed, len(imgs))
+    imgs, labs, _ = as_batch(images, labels)
+    tg = as_targets(targets, labs)
+    check_pixels(pixels, imgs.shape)
+    check_max_queries(max_queries)
+    seeds = as_seeds(seed, len(imgs))
     options = dict(model_options or {}) | ({} if preprocess is None else {"preprocess": preprocess})
     clf = as_classifier(model, **options)
     imgs = fit_to_model(clf, imgs)

@@ -14,7 +14,7 @@ margin still points the way (docs/search.md). Success and early stopping do not 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import ClassVar, Literal, Protocol, get_args
 
 import numpy as np
 
@@ -23,6 +23,37 @@ from .errors import InputError
 #: what a search minimises: the paper's class probability, or the margin to the strongest rival class
 Loss = Literal["probability", "margin"]
 LOSSES: tuple[str, ...] = get_args(Loss)
+
+
+class Criterion(Protocol):
+    """What counts as adversarial, the fitness a search minimises, and when an attack may stop.
+
+    Methods take probabilities (A, P, K) of P candidates for each of A attacks, the true ``labels`` (A,) and,
+    for a targeted criterion, the ``targets`` (A,); they return (A, P) arrays.
+    """
+
+    targeted: ClassVar[bool]
+
+    def fitness(self, probs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+        """Lower is better."""
+        ...
+
+    def is_adversarial(self, probs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+        """The success rule (:func:`is_success`) on the predicted classes."""
+        ...
+
+    def should_stop(self, probs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+        """Adversarial, and past the criterion's threshold (or at the first success with ``stop_on_success``)."""
+        ...
+
+
+def is_success(predicted: np.ndarray, labels: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+    """The success rule on predicted classes, everywhere a verdict is made (search, verification, reports):
+    untargeted, any class but the label; targeted, the target. ``targets`` None: all untargeted; else a target
+    per row, where a negative one marks an untargeted row (a stored run mixes both). Broadcasts like numpy."""
+    if targets is None:
+        return np.asarray(predicted != labels)
+    return np.where(np.asarray(targets) >= 0, predicted == targets, predicted != labels)
 
 
 def _prob(probs: np.ndarray, cls: np.ndarray) -> np.ndarray:
@@ -52,7 +83,7 @@ class Untargeted:
     stop_on_success: bool = False
     loss: Loss = "probability"
 
-    targeted = False
+    targeted: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         _check_loss(self.loss)
@@ -64,7 +95,7 @@ class Untargeted:
 
     def is_adversarial(self, probs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """True where the predicted class is not the true class."""
-        return probs.argmax(-1) != labels[:, None]
+        return is_success(probs.argmax(-1), labels[:, None])
 
     def should_stop(self, probs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """True where the attack has done enough: adversarial and true-class probability below the threshold."""
@@ -82,7 +113,7 @@ class Targeted:
     stop_on_success: bool = False
     loss: Loss = "probability"
 
-    targeted = True
+    targeted: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _check_loss(self.loss)
@@ -96,7 +127,7 @@ class Targeted:
     def is_adversarial(self, probs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """True where the predicted class is the target."""
         assert targets is not None
-        return probs.argmax(-1) == targets[:, None]
+        return is_success(probs.argmax(-1), labels[:, None], targets[:, None])
 
     def should_stop(self, probs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """True where the target is the top-1 with probability above the threshold."""
@@ -104,5 +135,3 @@ class Targeted:
         adv = self.is_adversarial(probs, labels, targets)
         return adv if self.stop_on_success else adv & (_prob(probs, targets) > self.threshold)
 
-
-Criterion = Untargeted | Targeted

@@ -21,6 +21,7 @@ from PIL import Image
 
 from .errors import InputError
 from .models.base import Classifier
+from .objectives import is_success
 from .photo import PhotoClassifier, PhotoPreprocess
 from .results import AttackResult
 
@@ -158,7 +159,7 @@ def _finish(space: str, box: Classifier, res: AttackResult, original: np.ndarray
     after = box.probs(res.adversarial[None])[0]
     jpeg = box.probs(jpeg_roundtrip(res.adversarial, jpeg_quality)[None])[0]
     pred = int(jpeg.argmax())
-    still = pred == target if target is not None else pred != lab
+    still = bool(is_success(np.array(pred), np.array(lab), None if target is None else np.array(target)))
     return PhotoAttack(space=space, result=res, original=original, adversarial=res.adversarial, probs_before=before,
                        probs_after=after, jpeg_quality=jpeg_quality, jpeg_predicted=pred,
                        jpeg_label_prob=float(jpeg[lab]), jpeg_survives=bool(res.success and still))

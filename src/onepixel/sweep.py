@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .inputs import as_batch, as_seeds, as_targets
 from .results import AttackResult
 
 
@@ -53,14 +54,14 @@ def fewest_pixels(model: Any, images: Any, labels: Any, *, pixels: Sequence[int]
     Returns:
         One :class:`PixelSweep` per image, in input order.
     """
-    from .api import _as_batch, _as_seeds, _as_targets, as_classifier, attack
+    from .api import as_classifier, attack
 
     counts = sorted({int(k) for k in pixels})
     if not counts or counts[0] < 1:
         raise InputError(f"pixels must be pixel counts >= 1 (got {list(pixels)})")
-    imgs, labs, _ = _as_batch(images, labels)
-    tg = _as_targets(targets, labs)
-    seeds = np.array(_as_seeds(seed, len(imgs)))
+    imgs, labs, _ = as_batch(images, labels)
+    tg = as_targets(targets, labs)
+    seeds = np.array(as_seeds(seed, len(imgs)))
     clf = as_classifier(model, **attack_options.pop("model_options", None) or {})
     best: dict[int, AttackResult] = {}
     attempts: dict[int, list[tuple[int, int, bool]]] = {i: [] for i in range(len(imgs))}

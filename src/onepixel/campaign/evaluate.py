@@ -69,7 +69,8 @@ def model_input_view(data: Dataset, clf: Any) -> Dataset:
     return Dataset(data.name, np.stack([pre(p) for p in data.images]), data.labels, data.classes)
 
 
-def _model_identity(model: Any, clf: Any) -> dict[str, Any]:
+def model_identity(model: Any, clf: Any) -> dict[str, Any]:
+    """How a run names its model: the classifier's name (or the spec as given) and, for files, their sha256."""
     ident = {"model": getattr(clf, "name", None) or (model if isinstance(model, str) else type(model).__name__)}
     if getattr(clf, "sha256", None):
         ident["model_sha256"] = clf.sha256
@@ -171,7 +172,7 @@ def evaluate(
     elif not photos and space == "file":
         raise InputError("--space file is for photo datasets (imagenet-sample, photos); CIFAR-10 images are the model input")
     config = {
-        **_model_identity(model, clf), "dataset": data.name, "n": n, "pixels": sorted(set(pixels)), "mode": mode,
+        **model_identity(model, clf), "dataset": data.name, "n": n, "pixels": sorted(set(pixels)), "mode": mode,
         "protocol": protocol, "seed": seed, "search": search.lower(), "popsize": popsize, "generations": generations,
         "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": max_queries,
         "untargeted_threshold": 0.05, "targeted_threshold": 0.90, "onepixel_version": __version__,

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..api import as_classifier
 from ..errors import InputError
-from .evaluate import PHOTO_DATASETS, _model_identity, load_dataset, model_input_view
+from ..objectives import is_success
+from .evaluate import PHOTO_DATASETS, load_dataset, model_identity, model_input_view
 from .store import load_results
 
 
@@ -108,7 +109,7 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
         raise InputError(f"{run}: the run does not name its model; pass --model")
     overrides = config.get("preprocess_overrides")  # the run's --preprocess, if it had one
     clf = as_classifier(spec, device=device, **({"preprocess": overrides} if overrides else {}))
-    want, got = config.get("model_sha256"), _model_identity(spec, clf).get("model_sha256")  # as evaluate records it
+    want, got = config.get("model_sha256"), model_identity(spec, clf).get("model_sha256")  # as evaluate records it
     if isinstance(spec, (str, Path)) and want and got != want:
         raise InputError(f"model {spec} has sha256 {str(got)[:12]}…, the run was made with {want[:12]}…; "
                          "pass the run's model with --model")
@@ -166,10 +167,9 @@ def succeeds_after_jpeg(classify: Callable[[list[np.ndarray]], np.ndarray], imag
 
 def _succeeds(df: Any, probs: np.ndarray) -> np.ndarray:
     """The stored success rule applied to ``probs``: untargeted, any class but the label; targeted, the target."""
-    pred = probs.argmax(1)
     targeted = (df["mode"] == "targeted").to_numpy()
-    target = df["target"].fillna(-1).to_numpy().astype(np.int64)
-    return np.where(targeted, pred == target, pred != df["label"].to_numpy())
+    target = np.where(targeted, df["target"].fillna(-1).to_numpy().astype(np.int64), -1)
+    return is_success(probs.argmax(1), df["label"].to_numpy(), target)
 
 
 def _perturbed(image: np.ndarray, changes: list[list[int]]) -> np.ndarray:

@@ -12,11 +12,10 @@ from typing import Any
 import torch
 from safetensors.torch import load as load_safetensors_bytes
 
+from ..data.cifar10 import CIFAR10_CLASSES
 from ..errors import ModelError
 from ..models.pytorch import Preprocess, TorchClassifier
 from .architectures import build
-
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 @dataclass(frozen=True)
