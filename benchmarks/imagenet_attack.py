@@ -5,7 +5,7 @@
 Attacks the first ``--photos`` sample photos that the model classifies correctly (the paper attacks correctly
 classified images), non-targeted, stopping early when the true class falls below 5 % (the paper's rule), with
 a reduced DE budget. Prints one JSON line per attack, then JSON totals and a table: success rate, queries,
-queries/s and how many successes survive a JPEG re-encode at quality 95. Figures live in docs/imagenet.md.
+queries/s and how many successes survive a JPEG re-encode at quality 95. Figures live in docs/benchmarks.md.
 """
 
 from __future__ import annotations

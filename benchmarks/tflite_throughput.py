@@ -5,7 +5,7 @@
 For each (threads, batch size) it times ``TFLiteClassifier.probs`` on real preprocessed photos (or noise) and the
 bare ``interpreter.invoke`` loop, and says whether the interpreter's batch dimension could be resized (the
 classic ImageNet MobileNets reshape to a fixed [1, 1001], so they always run one image per invoke). Prints JSON
-and a table; measured figures live in docs/imagenet.md.
+and a table; measured figures live in docs/benchmarks.md.
 
 ``--layouts`` instead compares the two ways to use every core, side by side: one process whose interpreter has
 N threads against N processes of one thread each, all invoking at once (as ``onepixel evaluate --workers``

@@ -92,7 +92,7 @@ class FlatPocket(Counting):
     ``top``); its red splits the rest between the true class 0 (red 0) and class 1 (red 255). The target wins
     only where both are below it: red 127-128 with full blue. Along red the target's probability is flat (the
     paper's targeted fitness gives no direction) while the margin to the strongest rival points to the pocket,
-    like ResNet-20's test image #56 (docs/search.md)."""
+    like ResNet-20's test image #56 (docs/results.md)."""
 
     def __init__(self, x0=2, y0=1, top=0.335) -> None:
         super().__init__()

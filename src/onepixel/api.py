@@ -17,7 +17,7 @@ from .runner import Runner
 from .search.base import Search
 from .search.de import DifferentialEvolution
 
-#: the search :func:`attack` uses when none is named (see docs/search.md)
+#: the search :func:`attack` uses when none is named (see docs/results.md)
 DEFAULT_SEARCH = "rs"
 
 
@@ -77,7 +77,7 @@ def attack(
     """Few-pixel black-box attack (Su, Vargas & Sakurai's one-pixel attack and stronger successors).
 
     The default search is ``"rs"``, the Sparse-RS-style random search, which beat the paper's DE at every
-    budget for 1, 3 and 5 pixels (docs/search.md); the paper's DE is ``search="de"`` with the default DE
+    budget for 1, 3 and 5 pixels (docs/results.md); the paper's DE is ``search="de"`` with the default DE
     settings, and passing any DE setting that differs from the paper's also selects DE.
 
     Args:
@@ -95,7 +95,11 @@ def attack(
         search: a search object, or a name for :func:`~onepixel.search.make_search` (``"rs"``, ``"de"``,
             ``"corner"``, ``"cma"``, ``"oracle"``; rs/corner/cma plan for ``max_queries``, else 10,000 queries
             per image). Default (None): ``"rs"``, or DE if a DE setting below differs from the paper's.
-        popsize, generations, strategy, mutation, crossover: DE settings (paper: 400, 100, rand1, 0.5, none).
+        popsize: DE population (paper: 400).
+        generations: DE generations (paper: 100).
+        strategy: DE strategy, ``"rand1"`` (the paper's), ``"best1"`` or ``"current-to-best1"``.
+        mutation: DE's F (paper: 0.5), or a ``(low, high)`` range to dither it per generation.
+        crossover: DE's crossover rate (paper: None, no crossover).
         max_queries: per-image cap on search queries.
         threshold: early-stop probability (default 0.05 untargeted, 0.90 targeted).
         stop_on_success: stop each image at its first verified success instead of at the threshold.

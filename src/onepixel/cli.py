@@ -325,7 +325,7 @@ def models() -> None:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="CIFAR-10 folder [default: ONEPIXEL_DATA, cache, download].")
 def train(model: str, out: Path | None, epochs: int, batch_size: int, lr: float | None, seed: int, device: str, data: Path | None) -> None:
-    """Train a zoo architecture on CIFAR-10 (resumable; see docs/training.md for the recipe)."""
+    """Train a zoo architecture on CIFAR-10 (resumable; see docs/guide/zoo.md for the recipe)."""
     from .data import load_cifar10
     from .zoo.train import TrainConfig
     from .zoo.train import train as run_train

@@ -8,7 +8,7 @@ default; ``"margin"`` is the gap to the strongest rival class (negative exactly 
 adversarial), as in Carlini & Wagner and Sparse-RS. The paper's targeted fitness is flat where a change moves
 probability between two other classes without raising the target's: on ResNet-20 test image #56 the only
 fooling colours at the fooling pixel sit in a pocket where ``-p_target`` stays at 0.41-0.42 while the
-margin still points the way (docs/search.md). Success and early stopping do not depend on the loss.
+margin still points the way (docs/guide/models.md). Success and early stopping do not depend on the loss.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class PhotoPreprocess:
     def imagenet(cls, size: tuple[int, int] | int = 224) -> PhotoPreprocess:
         """The ImageNet evaluation preset used for the TFLite MobileNets: a square centre crop of 87.5 % of
         the shorter side, antialiased bilinear resize to ``size``, uint8 output (MobileNetV2: top-1 86/100 on
-        the 100 sample photos; see docs/imagenet.md)."""
+        the 100 sample photos; see docs/guide/photos.md)."""
         s = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
         return cls(size=s, crop=0.875)
 

@@ -44,7 +44,10 @@ def fewest_pixels(model: Any, images: Any, labels: Any, *, pixels: Sequence[int]
     """Attack each image with increasing pixel counts until it is fooled.
 
     Args:
-        model, images, labels, targets: as for :func:`onepixel.attack` (one image with a scalar label works too).
+        model: as for :func:`onepixel.attack`.
+        images: as for :func:`onepixel.attack` (one image with a scalar label works too).
+        labels: as for :func:`onepixel.attack`.
+        targets: as for :func:`onepixel.attack`.
         pixels: the pixel counts to try, in any order (tried smallest first; duplicates ignored).
         seed: an int (image i uses ``seed + i`` at every count) or one seed per image, so an image's sweep does
             not depend on the other images.
