@@ -6,15 +6,13 @@ from its own random stream so that its result does not depend on which other ima
 
 :func:`make_search` builds one by name:
 
-========== ==================================== ==========================================================
-name       class                                default budget per image (queries)
-========== ==================================== ==========================================================
-``de``     :class:`DifferentialEvolution`       40,400 (the paper: population 400, 100 generations)
-``rs``     :class:`RandomSearch`                10,000 (Sparse-RS-style; k = 1: corners, then 512 finer)
-``corner`` :class:`CornerSearch`                H*W*8 scan (8,192 on CIFAR-10); k > 1: 10,000
-``cma``    :class:`CMAES`                       10,000 (needs ``pip install 'onepixel[cma]'``)
-``oracle`` :class:`Oracle`                      H*W*8 (every one-pixel corner change; k = 1 only)
-========== ==================================== ==========================================================
+| name | class | default budget per image (queries) |
+|---|---|---|
+| ``de`` | :class:`DifferentialEvolution` | 40,400 (the paper: population 400, 100 generations) |
+| ``rs`` | :class:`RandomSearch` | 10,000 (Sparse-RS-style; k = 1: corners, then 512 finer) |
+| ``corner`` | :class:`CornerSearch` | H × W × 8 scan (8,192 on CIFAR-10); k > 1: 10,000 |
+| ``cma`` | :class:`CMAES` | 10,000 (needs ``pip install 'onepixel[cma]'``) |
+| ``oracle`` | :class:`Oracle` | H × W × 8 (every one-pixel corner change; k = 1 only) |
 """
 
 from __future__ import annotations
