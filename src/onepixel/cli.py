@@ -189,10 +189,19 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
               help="Photo datasets: attack the model input (paper) or the full-resolution photo.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Processes sharing the run (CPU: one per core is fastest; results do not change).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
+              help="Run on Ray actors: join the cluster at ADDRESS (or RAY_ADDRESS), else start a local Ray instance.")
+@click.option("--ray-actors", type=click.IntRange(min=1), default=None,
+              help="Ray actors [default: as many as the cluster's CPUs (GPUs) hold].")
+@click.option("--ray-cpus", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="CPUs (and threads) per Ray actor.")
+@click.option("--ray-gpus", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="GPUs per Ray actor (0.5: two actors per GPU); > 0 runs the model on the actor's GPU.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder; re-running resumes.")
 def evaluate(model: str, preprocess_items: tuple[str, ...], dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
              popsize: int, generations: int, max_queries: int | None, search_name: str, paper: bool, batch_images: int,
-             device: str, data: Path | None, space: str, workers: int, out: Path) -> None:
+             device: str, data: Path | None, space: str, workers: int, ray_address: str | None,
+             ray_actors: int | None, ray_cpus: float, ray_gpus: float, out: Path) -> None:
     """Run the paper's (or the strict) evaluation protocol; every attack is stored at once, re-running resumes."""
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
@@ -212,9 +221,22 @@ def evaluate(model: str, preprocess_items: tuple[str, ...], dataset: str, split:
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
                       search=search_name, batch_images=batch_images, data_path=data, space=space,
                       model_options={"device": device, **({"preprocess": overrides} if overrides else {})},
-                      workers=workers)
+                      workers=workers, ray=_ray_options(ray_address, ray_actors, ray_cpus, ray_gpus))
     print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images")
     click.echo(f"results: {out}/results.sqlite ({len(df)} attacks); report: onepixel report {out}")
+
+
+def _ray_options(address: str | None, actors: int | None, cpus: float, gpus: float) -> Any:
+    """``--ray`` and its settings for ``evaluate`` (None: no Ray; the --ray-* settings alone are refused)."""
+    if address is None:
+        given = [name for name, value, default in (("--ray-actors", actors, None), ("--ray-cpus", cpus, 1.0),
+                                                   ("--ray-gpus", gpus, 0.0)) if value != default]
+        if given:
+            raise OnepixelError(f"{', '.join(given)} only apply on Ray: add --ray (or drop them)")
+        return None
+    from .campaign.ray_backend import RayOptions
+
+    return RayOptions(address=address or None, actors=actors, cpus=cpus, gpus=gpus)
 
 
 @cli.command()

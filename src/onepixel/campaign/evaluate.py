@@ -128,6 +128,7 @@ def evaluate(
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    ray: Any = None,
     _shard: tuple[int, int] | None = None,
     _live: tuple[Any, int] | None = None,
 ):
@@ -147,9 +148,14 @@ def evaluate(
     ``workers`` > 1 runs the attacks in that many processes (each with ``cpu_count / workers`` threads) writing
     to the same store; every attack's result is the same as in one process (results do not depend on which
     attacks share a batch). The model must then be a zoo name or a file, which each process loads itself.
+
+    ``ray`` runs the attacks on Ray actors instead (:mod:`onepixel.campaign.ray_backend`): ``True`` starts a
+    local Ray instance (or joins ``RAY_ADDRESS``), an address joins that cluster, and
+    :class:`~onepixel.campaign.ray_backend.RayOptions` also sets the actors and their CPUs and GPUs. The same
+    store, the same results; the model must be a zoo name or a file.
     """
     # this call's settings as given, for worker processes (each runs evaluate on its share of the attacks)
-    call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "_shard", "_live")}
+    call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "ray", "_shard", "_live")}
     if protocol not in PROTOCOLS:
         raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)} (got {protocol!r})")
     if mode not in MODES:
@@ -164,6 +170,10 @@ def evaluate(
         raise InputError(f"workers must be >= 1 (got {workers})")
     if workers > 1 and not isinstance(model, (str, Path)):
         raise InputError("workers > 1 needs the model as a zoo name or a model file (each process loads its own copy)")
+    if ray is not None and ray is not False:
+        from .ray_backend import check_ray_call
+
+        check_ray_call(ray, model, workers)
     clf = as_classifier(model, **(model_options or {}))
     data = load_dataset(dataset, split, data_path)
     photos = dataset in PHOTO_DATASETS
@@ -191,7 +201,15 @@ def evaluate(
             units = units[_shard[0]::_shard[1]]
         done = store.done_uids()
         todo = [u for u in units if u.uid not in done]
-        if workers > 1 and todo:
+        file_space = space == "file" and photos
+        if ray is not None and ray is not False and todo:
+            from .ray_backend import run_on_ray
+
+            job = {"popsize": popsize, "generations": generations, "max_queries": max_queries,
+                   "search": search.lower(), "file_space": file_space}
+            run_on_ray(ray, str(model), model_options or {}, data.images, todo, total, store,
+                       1 if file_space else batch_images, job, progress)
+        elif workers > 1 and todo:
             _run_workers(call, workers, store, total, total - len(todo), progress)
         else:
             _run_units(clf, data, todo, total, len(units) - len(todo), store, popsize, generations, max_queries,

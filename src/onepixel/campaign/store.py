@@ -89,6 +89,16 @@ class ResultStore:
         self.db.execute(f"INSERT OR REPLACE INTO attacks VALUES ({', '.join('?' * len(_COLUMNS))})", vals)
         self.db.commit()
 
+    def add_many(self, rows: list[dict[str, Any]]) -> int:
+        """Append finished attacks in one transaction, skipping any whose uid is already stored (an attack that
+        ran twice, e.g. retried after its worker was lost, keeps its first row); returns how many were new."""
+        vals = [[json.dumps(r[k]) if k == "changes" else r.get(k) for k in _COLUMNS] for r in rows]
+        before = self.db.total_changes
+        self.db.executemany(f"INSERT OR IGNORE INTO attacks ({', '.join(_COLUMNS)}) "
+                            f"VALUES ({', '.join('?' * len(_COLUMNS))})", vals)
+        self.db.commit()
+        return self.db.total_changes - before
+
     def close(self) -> None:
         self.db.close()
 
