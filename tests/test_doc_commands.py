@@ -123,13 +123,26 @@ def run_cli(s: Snippet, folder: Path) -> None:
     assert code == 0, f"{s.where}: `{s.text}` exited {code}"
 
 
+@pytest.fixture
+def registries_restored():
+    """The worked examples register a search and a model format; later tests must not see them."""
+    from onepixel.models.loading import MODEL_FORMATS
+    from onepixel.search import SEARCHES
+
+    saved = [(registry, dict(registry)) for registry in (SEARCHES, MODEL_FORMATS)]
+    yield
+    for registry, before in saved:
+        registry.clear()
+        registry.update(before)
+
+
 def page_has_runs(page: Path) -> bool:
     return any(s.run for s in snippets(page))
 
 
 @pytest.mark.skipif(not CIFAR_DIR.is_dir(), reason=f"{CIFAR_DIR} is absent (the examples read CIFAR-10; no test downloads)")
 @pytest.mark.parametrize("page", [p for p in PAGES if page_has_runs(p)], ids=lambda p: str(p.relative_to(ROOT)))
-def test_page_commands_run(page, tmp_path, monkeypatch, one_torch_thread):
+def test_page_commands_run(page, tmp_path, monkeypatch, one_torch_thread, registries_restored):
     make_sandbox(tmp_path)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__docs__"}
