@@ -327,7 +327,7 @@ def figure(rows: list[dict[str, Any]], cells: dict[str, dict[str, Any]], path: P
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 

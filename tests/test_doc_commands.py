@@ -120,7 +120,8 @@ def run_cli(s: Snippet, folder: Path) -> None:
     from onepixel.cli import main
 
     code = main(shlex.split(s.text)[1:])
-    assert code == 0, f"{s.where}: `{s.text}` exited {code}"
+    assert code == 0, (f"{s.where}: `{s.text}` exited {code} (a block that cannot run in a test, slow or needing "
+                       "files or hardware, is marked <!-- docs-test: parse-only --> above its fence)")
 
 
 @pytest.fixture
