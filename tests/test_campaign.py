@@ -58,13 +58,25 @@ def test_killed_campaign_resumes_to_the_same_results(tmp_path):
 
 
 def test_a_worker_keeps_its_live_query_count_for_the_parent(tmp_path, monkeypatch):
-    """The parent's queries/s of a multi-process run reads each worker's count, attacks in flight included."""
+    """The parent's bar of a multi-process run reads each worker's queries (attacks in flight included) and the
+    most it can still spend; at the end both are what it spent."""
     monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
-    live = [0, 0]
+    seen = []
+
+    class Live(list):
+        def __setitem__(self, i, v):
+            super().__setitem__(i, v)
+            seen.append(tuple(self[2:]))
+
+    live = Live([0, 0, 0, 0])
     evaluate("resnet20", tmp_path / "r", n=6, popsize=12, generations=3, batch_images=9, protocol="paper",
              progress=False, _shard=(1, 2), _live=(live, 1))
     df = load_results(tmp_path / "r")
-    assert len(df) == 27 and live == [0, int(df["queries"].sum())]
+    spent = int(df["queries"].sum())
+    assert len(df) == 27 and live == [0, 0, spent, spent]
+    assert seen[1] == (0, 27 * 12 * 4)  # before the first round: every attack's whole budget ahead
+    queries, most = zip(*seen[1:])
+    assert list(queries) == sorted(queries) and list(most) == sorted(most, reverse=True)
 
 
 def test_workers_store_the_same_results_as_one_process(tmp_path):

@@ -13,7 +13,7 @@ from .models.base import Classifier
 from .models.callable import CallableClassifier
 from .objectives import Loss, Targeted, Untargeted
 from .results import AttackResults
-from .runner import Runner
+from .runner import Runner, RunProgress
 from .search.base import Search
 from .search.de import DifferentialEvolution
 
@@ -69,7 +69,7 @@ def attack(
     threshold: float | None = None,
     stop_on_success: bool = False,
     loss: Loss = "probability",
-    progress: bool = False,
+    progress: bool | None = None,
     model_options: dict | None = None,
     memo: bool = True,
     preprocess: Any = None,
@@ -106,7 +106,8 @@ def attack(
         loss: what the search minimises: ``"probability"`` (the paper's: the true class's probability, or minus
             the target's) or ``"margin"`` (the gap to the strongest rival class; it keeps pointing the way where
             a targeted change only moves probability between other classes). Success does not depend on it.
-        progress: show a progress bar.
+        progress: show a progress bar (queries spent against the budget; for one image also the best
+            probability so far). Default (None): shown in a terminal or a notebook, quiet otherwise.
         model_options: options for building the classifier (e.g. ``{"device": "cuda"}``).
         preprocess: how pixels reach an ``nn.Module``: a :class:`~onepixel.models.Preprocess`, a torchvision
             weights enum or its ``transforms()``, a timm ``pretrained_cfg``, a Hugging Face image processor
@@ -146,22 +147,29 @@ def attack(
     else:
         srch = search
     runner = Runner(clf, crit, srch, int(pixels), max_queries, memo)
-    if not progress:
+    from .progress import interactive, query_bar
+
+    if not (interactive() if progress is None else progress):
         return _tagged(runner.run(imgs, labs, tg, seeds), fmt)
-    from .progress import progress_bar, show_status
+    with query_bar("attack") as bar:
+        return _tagged(runner.run(imgs, labs, tg, seeds, progress=lambda p: _show_progress(bar, p, clf, labs, tg)),
+                       fmt)
 
-    with progress_bar(len(imgs), "img", "attack") as bar:
-        import time
 
-        t0 = time.perf_counter()
+def _show_progress(bar: Any, p: RunProgress, clf: Classifier, labels: np.ndarray, targets: np.ndarray | None) -> None:
+    """Queries against the budget; one image: the probability the search is pushing at its best candidate so
+    far (the true class's, down; or the target's, up); a batch: images finished and fooled."""
+    from .progress import show_queries
 
-        def update(done: int, total: int, successes: int, queries: int) -> None:
-            # refresh=False + update(): tqdm redraws at most every mininterval (a redraw per round floods logs)
-            rate = queries / max(1e-9, time.perf_counter() - t0)
-            show_status(bar, successes, done, rate)
-            bar.update(done - bar.n)
-
-        return _tagged(runner.run(imgs, labs, tg, seeds, progress=update), fmt)
+    if p.images == 1:
+        goal = int(labels[0] if targets is None else targets[0])
+        names = getattr(clf, "class_names", None)
+        name = names[goal] if names and 0 <= goal < len(names) else f"class {goal}"
+        best = "-" if np.isnan(p.best_prob[0]) else f"{p.best_prob[0]:.3f}"
+        status = f"best p({name}{'' if targets is None else ', target'}) {best}"
+    else:
+        status = f"images {p.finished}/{p.images}, {p.successes} fooled"
+    show_queries(bar, p.queries, p.max_queries, status)
 
 
 def _tagged(results: AttackResults, fmt: Any) -> AttackResults:

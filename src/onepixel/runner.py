@@ -22,8 +22,26 @@ from .objectives import Criterion
 from .results import AttackResult, AttackResults
 from .search.base import Search
 
-#: progress(finished_images, total_images, successes, queries_so_far)
-ProgressFn = Callable[[int, int, int, int], None]
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Where a run stands after a search round (what ``Runner.run`` hands its ``progress`` callback).
+
+    ``queries`` only grows; ``max_queries`` only shrinks (an image that stops early gives back its unspent budget),
+    and both meet when the run ends, so ``queries / max_queries`` is a fraction of the work that moves every round.
+    """
+
+    finished: int  #: images done
+    images: int  #: images in the run
+    successes: int  #: of the finished images
+    queries: int  #: search queries spent so far, by finished and unfinished images
+    max_queries: int  #: the most the run can spend: ``queries`` plus every unfinished image's unspent budget
+    #: per image, the true class's probability (untargeted) or the target's (targeted) at its best candidate so
+    #: far, in search precision (nan before its first round)
+    best_prob: np.ndarray
+
+
+ProgressFn = Callable[[RunProgress], None]
 
 
 @dataclass
@@ -75,6 +93,7 @@ class Runner:
         verify_queries = np.zeros(n, dtype=np.int64)
         rounds = np.zeros(n, dtype=np.int64)
         best_fit, best_cand = np.full(n, np.inf), np.zeros((n, space.dim))
+        best_prob = np.full(n, np.nan)
         adv_fit, adv_cand = np.full(n, np.inf), np.zeros((n, space.dim))
         adv_probs = np.zeros_like(clean)
         done = np.zeros(n, dtype=bool)
@@ -108,6 +127,8 @@ class Runner:
             better = f < best_fit[active]
             best_fit[active[better]] = f[better]
             best_cand[active[better]] = trials[better, j[better]]
+            goal = lab if tg is None else tg  # the class whose probability the progress shows
+            best_prob[active[better]] = probs[better, j[better], goal[better]]
 
             # Re-verify the most promising apparent success of each image in reference precision; when the
             # reference rejects it (a fast-precision false positive), try that image's next one of this round,
@@ -155,7 +176,9 @@ class Runner:
                 memo.forget(active[finished])
             active = active[~finished]
             if progress is not None:
-                progress(len(results), n, sum(r.success for r in results.values()), int(queries.sum()))
+                spent = int(queries.sum())
+                progress(RunProgress(len(results), n, sum(r.success for r in results.values()), spent,
+                                     spent + int((budget - queries[active]).sum()), best_prob.copy()))
 
         return AttackResults(results[i] for i in range(n))
 

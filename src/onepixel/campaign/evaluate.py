@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from ..api import as_classifier
+from ..candidates import PixelSpace
 from ..errors import InputError, OnepixelError
 from ..objectives import Targeted, Untargeted
-from ..progress import progress_bar, show_status
+from ..progress import query_bar, show_queries
 from ..results import AttackResult
-from ..runner import Runner
+from ..runner import Runner, RunProgress
 from ..search.base import Search
 from ..search.de import DifferentialEvolution
 from .protocol import MODES, PROTOCOLS, WorkUnit, make_units, sample_images
@@ -238,7 +239,8 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
     saved = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch, TFLite and ONNX Runtime in the children
     try:
-        live = ctx.Array("q", workers, lock=False)  # each worker's queries so far, finished or in flight
+        # per worker: its search queries so far (finished attacks and those in flight), and the most it can spend
+        live = ctx.Array("q", 2 * workers, lock=False)
         procs = [ctx.Process(target=_worker, args=(call, i, workers, threads, live)) for i in range(workers)]
         for p in procs:
             p.start()
@@ -247,16 +249,16 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = saved
-    bar = progress_bar(total, "attack", f"evaluate ({workers} workers)", already, disable=not progress)
-    t0 = time.perf_counter()
+    _, _, stored_queries = store.progress()
+    bar = query_bar(f"evaluate ({workers} workers)", initial=stored_queries, disable=not progress)
     try:
         while any(p.is_alive() for p in procs) and not any(p.exitcode for p in procs):
             time.sleep(0.5)
             count, successes, _ = store.progress()
-            # the workers' queries so far, attacks in flight included: the rate is right from the first round
-            rate = sum(live) / max(time.perf_counter() - t0, 1e-9)
-            show_status(bar, successes, count, rate)
-            bar.update(count - bar.n)
+            spent, most = sum(live[0::2]), sum(live[1::2])
+            if all(live[1::2]):  # every worker has planned its share
+                show_queries(bar, stored_queries + spent, stored_queries + most,
+                             _attack_status(count, total, successes))
     finally:
         for p in procs:
             if p.is_alive():
@@ -312,29 +314,72 @@ def json_safe(v: Any) -> Any:
     return v
 
 
+def _attack_status(finished: int, total: int, fooled: int) -> str:
+    return f"attacks {finished:,}/{total:,}, {fooled:,} fooled"
+
+
+def _search(search: str, popsize: int, generations: int, max_queries: int | None) -> Search:
+    if search == "de":
+        return DifferentialEvolution(popsize, generations)
+    from ..search import make_search
+
+    return make_search(search, budget=max_queries)
+
+
+def attack_budget(search: str, pixels: int, shape: tuple[int, ...], popsize: int = 400, generations: int = 100,
+                  max_queries: int | None = None) -> int:
+    """The most search queries one attack with these settings spends on an image of ``shape`` (H, W, C):
+    the search's own length (rs at one pixel: every corner change plus its refinement), capped by ``max_queries``."""
+    strategy = _search(search, popsize, generations, max_queries)
+    strategy.start(PixelSpace(shape[0], shape[1], shape[2], pixels), [])
+    most = strategy.max_queries()
+    return most if max_queries is None else min(most, max_queries)
+
+
 def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store: ResultStore, popsize: int,
                generations: int, max_queries: int | None, batch_images: int, progress: bool,
                on_batch: Callable[[int, int], None] | None, file_space: bool = False, search: str = "de",
                live: tuple[Any, int] | None = None) -> None:
     """Run ``todo`` in batches of ``batch_images`` attacks of one pixel count and mode, storing each result.
-    ``live``: (shared array, slot) where a worker keeps its search queries so far, finished or in flight."""
+    ``live``: (shared array, slot) where a worker keeps its search queries so far (finished or in flight) and
+    the most it can spend."""
     groups: dict[tuple[int, str], list[WorkUnit]] = {}
     for u in todo:
         groups.setdefault((u.pixels, u.mode), []).append(u)
-    bar = progress_bar(total, "attack", "evaluate", already, disable=not progress)
-    stats: dict[str, Any] = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter(), "live": live}
+    first = data.images[todo[0].image] if todo else None
+    shape = tuple(first.shape) if first is not None else (1, 1, 1)
+    budgets = {key: attack_budget(search, key[0], shape, popsize, generations, max_queries) for key in groups}
+    _, fooled, stored_queries = store.progress() if live is None else (already, 0, 0)
+    stats: dict[str, Any] = {
+        "success": fooled, "done": already, "total": total, "spent": 0, "live": live,
+        "unstarted": sum(len(units) * budgets[key] for key, units in groups.items()),  # most queries of unstarted attacks
+    }
+    bar = query_bar("evaluate", total=stored_queries + stats["unstarted"], initial=stored_queries,
+                    disable=not progress)
+    stats["bar_offset"] = stored_queries
+    _publish(stats, 0, 0)
     batches_run = 0
     try:
         for (k, mode), units in groups.items():
             for start in range(0, len(units), batch_images):
                 batch = units[start : start + batch_images]
+                stats["unstarted"] -= len(batch) * budgets[(k, mode)]
                 _run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space,
                            search)
                 batches_run += 1
                 if on_batch is not None:
-                    on_batch(batches_run, stats["done"])
+                    on_batch(batches_run, stats["done"] - already)
     finally:
         bar.close()
+
+
+def _publish(stats: dict[str, Any], queries: int, most: int) -> None:
+    """Where a worker stands, for its parent's bar: its queries so far and the most it can spend, given the
+    batch in flight has spent ``queries`` of at most ``most``."""
+    if stats["live"] is not None:
+        shared, slot = stats["live"]
+        shared[2 * slot] = stats["spent"] + queries
+        shared[2 * slot + 1] = max(1, stats["spent"] + most + stats["unstarted"])
 
 
 def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: ResultStore, popsize: int,
@@ -360,14 +405,7 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
     targets = None if mode == "untargeted" else np.asarray([u.target for u in batch], dtype=np.int64)
     first = search != "de"  # the paper's thresholds belong to its DE; other searches stop at a success
     crit = Untargeted(0.05, stop_on_success=first) if targets is None else Targeted(0.90, stop_on_success=first)
-    strategy: Search
-    if search == "de":
-        strategy = DifferentialEvolution(popsize, generations)
-    else:
-        from ..search import make_search
-
-        strategy = make_search(search, budget=max_queries)
-    runner = Runner(clf, crit, strategy, k, max_queries)
+    runner = Runner(clf, crit, _search(search, popsize, generations, max_queries), k, max_queries)
     last = {"seconds": 0.0}
 
     def store_results(results: list[AttackResult]) -> None:
@@ -389,18 +427,14 @@ def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Resul
             })
             stats["success"] += int(r.success)
             stats["done"] += 1
-        bar.update(len(results))
 
-    def show(done: int, total: int, successes: int, queries: int) -> None:
-        # queries of this batch so far, finished or not: the rate is the engine's real speed
-        elapsed = time.perf_counter() - stats["t0"]
-        rate = (stats["queries"] + queries) / max(elapsed, 1e-9)
-        # refresh=False + update(0): tqdm redraws at most every mininterval (a redraw per round floods logs)
-        show_status(bar, stats["success"], stats["done"], rate)
-        bar.update(0)
-        if stats["live"] is not None:
-            shared, slot = stats["live"]
-            shared[slot] = stats["queries"] + queries
+    def show(p: RunProgress) -> None:
+        # queries of the finished batches plus this one's so far, against the most they and the unstarted
+        # attacks can still spend: moves every round, and the ETA is that remaining work at the rate so far
+        done = stats["bar_offset"] + stats["spent"]
+        show_queries(bar, done + p.queries, done + p.max_queries + stats["unstarted"],
+                     _attack_status(stats["done"], stats["total"], stats["success"]))
+        _publish(stats, p.queries, p.max_queries)
 
     results = runner.run(images, labels, targets, [u.seed for u in batch], on_results=store_results, progress=show)
-    stats["queries"] += sum(r.queries for r in results)
+    stats["spent"] += sum(r.queries for r in results)
