@@ -39,6 +39,13 @@ def show_queries(bar: Any, queries: int, max_queries: int, status: str) -> None:
     bar.update(queries - bar.n)
 
 
+def show_status(bar: Any, fooled: int, finished: int, queries_per_s: float | None) -> None:
+    """For a bar of attacks: put "fooled / finished" and the queries per second after it (None: not measured
+    yet). The bar is redrawn at its next update, at most once a second."""
+    rate = "first round" if not queries_per_s else f"{queries_per_s:,.0f} queries/s"
+    bar.set_postfix_str(f"{fooled}/{finished} fooled, {rate}", refresh=False)
+
+
 def interactive() -> bool:
     """Whether a person is probably watching: stderr is a terminal, or the code runs in a Jupyter kernel.
     The Python API shows progress by default only then (a script's log or a test stays quiet)."""

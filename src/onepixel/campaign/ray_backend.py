@@ -164,7 +164,7 @@ class AttackActor:
     def __init__(self, model: dict[str, Any], options: dict[str, Any], threads: int) -> None:
         self.error: str | None = None
         self.rows = _Rows()
-        self.live = [0]  # queries of the batch in flight so far, its finished attacks included
+        self.live = [0, 0]  # queries of the batch in flight so far (its finished attacks included), the most it can spend
         try:
             os.environ["OMP_NUM_THREADS"] = str(threads)  # TFLite and ONNX Runtime read it when they load
             import torch
@@ -184,15 +184,15 @@ class AttackActor:
 
         units = [WorkUnit(*u) for u in job["units"]]
         data = Dataset("shipped", _Images(job["index"], job["images"]), np.zeros(0, np.int64))
-        stats: dict[str, Any] = {"success": 0, "done": 0, "queries": 0, "t0": time.perf_counter(),
-                                 "live": (self.live, 0)}
+        stats: dict[str, Any] = {"success": 0, "done": 0, "total": len(units), "spent": 0, "unstarted": 0,
+                                 "bar_offset": 0, "live": (self.live, 0)}
         self.rows.start(batch)
         self.live[0] = 0
         bar = progress_bar(len(units), "attack", "actor", disable=True)
         rows: Any = self.rows  # what _run_batch needs of a store: add(row)
         _run_batch(self.clf, data, units, units[0].pixels, units[0].mode, rows, job["popsize"],
                    job["generations"], job["max_queries"], bar, stats, job["file_space"], job["search"])
-        return self.rows.since(batch, 0), int(stats["queries"])
+        return self.rows.since(batch, 0), int(stats["spent"])
 
     def poll(self, batch: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         """The rows of ``batch`` finished after the first ``offset``, and its queries so far (in flight too)."""
