@@ -32,7 +32,34 @@ def _for_display(img: np.ndarray) -> np.ndarray:
 
 def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path, titles: Sequence[str] = ("before", "after"),
                  zoom: int = 15, dpi: int = 120) -> Path:
-    """Write a PNG with the original and the adversarial image side by side.
+    """Write a PNG with the original and the adversarial image side by side (:func:`draw_before_after`)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = draw_before_after(original, adversarial, titles, zoom)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def before_after_png(original: np.ndarray, adversarial: np.ndarray, titles: Sequence[str] = ("before", "after"),
+                     zoom: int = 15, width: float = 10.0, dpi: int = 110) -> bytes:
+    """The same figure as PNG bytes (for reports), ``width`` inches wide."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig = draw_before_after(original, adversarial, titles, zoom, width)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def draw_before_after(original: np.ndarray, adversarial: np.ndarray, titles: Sequence[str] = ("before", "after"),
+                      zoom: int = 15, width: float = 10.0):
+    """A matplotlib figure with the original and the adversarial image side by side.
 
     Each changed pixel is circled (a one-pixel change is invisible at full size), and each panel has an inset
     magnifying the ``zoom`` x ``zoom`` neighbourhood of the most changed pixel, drawn with nearest-neighbour
@@ -44,12 +71,10 @@ def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle, Rectangle
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     pix = changed_pixels(original, adversarial)
     h, w = original.shape[:2]
     grey = original.shape[-1] == 1
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5.0 * h / max(w, 1) + 0.5), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(width, width / 2 * h / max(w, 1) + 0.5), constrained_layout=True)
     radius = max(4.0, 0.03 * max(h, w))
     full = (-0.5, w - 0.5, h - 0.5, -0.5)  # panels keep full-image pixel coordinates, whatever is drawn
     for ax, img, title in zip(axes, (original, adversarial), titles, strict=True):
@@ -77,6 +102,4 @@ def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path
             inset.set_yticks([])
             for side in inset.spines.values():
                 side.set_edgecolor("red")
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return fig

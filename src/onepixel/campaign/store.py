@@ -12,6 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError
 
 DB_NAME = "results.sqlite"
@@ -122,3 +124,17 @@ def load_results(folder: str | Path):
     df["target"] = df["target"].astype("Int64")
     df.attrs["config"] = json.loads(row[0]) if row else {}
     return df
+
+
+def apply_changes(image: np.ndarray, changes: list[list[int]], check: bool = True) -> np.ndarray:
+    """A copy of ``image`` with each stored change ``[x, y, *new colour, *old colour]`` applied; with ``check``,
+    refuse an image whose pixel does not have the stored old colour (the data differ from the run's)."""
+    out = image.copy()
+    c = out.shape[-1]
+    for change in changes:
+        x, y, new, old = change[0], change[1], change[2:2 + c], change[2 + c:]
+        if check and list(image[y, x]) != list(old):
+            raise InputError(f"stored change at ({x}, {y}) expects the original colour {old}, the image has "
+                             f"{list(image[y, x])}: the data differ from the run's (check --data)")
+        out[y, x] = new
+    return out

@@ -27,7 +27,7 @@ from ..api import as_classifier
 from ..errors import InputError
 from ..objectives import is_success
 from .evaluate import PHOTO_DATASETS, load_dataset, model_identity, model_input_view
-from .store import load_results
+from .store import apply_changes, load_results
 
 
 @dataclass
@@ -136,7 +136,7 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
     step = 1 if file_space else batch_size  # never hold more than one batch of rebuilt images (photos can be huge)
     for start in range(0, len(df), step):
         part = df.iloc[start:start + step]
-        adv = [_perturbed(images[int(i)], c) for i, c in zip(part.image, part.changes, strict=True)]
+        adv = [apply_changes(images[int(i)], c) for i, c in zip(part.image, part.changes, strict=True)]
         probs.append(classify(adv))
         if jpeg is not None:
             hits = np.flatnonzero(_succeeds(part, probs[-1]))
@@ -170,19 +170,6 @@ def _succeeds(df: Any, probs: np.ndarray) -> np.ndarray:
     targeted = (df["mode"] == "targeted").to_numpy()
     target = np.where(targeted, df["target"].fillna(-1).to_numpy().astype(np.int64), -1)
     return is_success(probs.argmax(1), df["label"].to_numpy(), target)
-
-
-def _perturbed(image: np.ndarray, changes: list[list[int]]) -> np.ndarray:
-    """``image`` with each stored change ``[x, y, *new, *old]`` applied (checking the stored old colour)."""
-    out = image.copy()
-    c = out.shape[-1]
-    for change in changes:
-        x, y, new, old = change[0], change[1], change[2:2 + c], change[2 + c:]
-        if list(image[y, x]) != list(old):
-            raise InputError(f"stored change at ({x}, {y}) expects the original colour {old}, the image has "
-                             f"{list(image[y, x])}: the data differ from the run's (check --data)")
-        out[y, x] = new
-    return out
 
 
 def _compare(df: Any, probs: np.ndarray) -> Verification:

@@ -10,7 +10,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.patches import Circle, Rectangle  # noqa: E402
 
 
 def _png(fig) -> bytes:
@@ -64,23 +63,10 @@ def success_curves(curves: list[tuple[str, np.ndarray, np.ndarray]], title: str)
     return _png(fig)
 
 
-def example(original: np.ndarray, adversarial: np.ndarray, changes: list[list[int]], before: str, after: str) -> bytes:
-    """Original and adversarial side by side, changed pixels circled, with a zoomed inset of the first one."""
-    fig, axes = plt.subplots(1, 2, figsize=(5.6, 3.0))
-    h, w = original.shape[:2]
-    zoom = max(2, min(h, w) // 8)
-    for ax, img, text in ((axes[0], original, before), (axes[1], adversarial, after)):
-        ax.imshow(img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None, interpolation="nearest")
-        ax.set_title(text, fontsize=8)
-        ax.axis("off")
-        for x, y, *_ in changes:
-            ax.add_patch(Circle((x, y), radius=max(1.5, min(h, w) / 12), fill=False, color="yellow", lw=1.5))
-        x, y = changes[0][0], changes[0][1]
-        inset = ax.inset_axes([0.62, 0.62, 0.36, 0.36])
-        y0, x0 = max(0, y - zoom), max(0, x - zoom)
-        inset.imshow(img[y0 : y + zoom + 1, x0 : x + zoom + 1].squeeze(), interpolation="nearest",
-                     cmap="gray" if img.shape[-1] == 1 else None)
-        inset.add_patch(Rectangle((x - x0 - 0.5, y - y0 - 0.5), 1, 1, fill=False, color="yellow", lw=1.2))
-        inset.set_xticks([])
-        inset.set_yticks([])
-    return _png(fig)
+def example(original: np.ndarray, adversarial: np.ndarray, before: str, after: str) -> bytes:
+    """Original and adversarial side by side, changed pixels circled, with a zoomed inset of the most changed one
+    (the figure ``onepixel attack`` writes, at report size)."""
+    from ..figure import before_after_png
+
+    zoom = 2 * max(2, min(original.shape[:2]) // 8) + 1
+    return before_after_png(original, adversarial, (before, after), zoom=zoom, width=5.6)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..campaign.metrics import fewest_pixels, summarize
 from ..campaign.protocol import attacks_per_image, imagenet_rule
-from ..campaign.store import load_results
+from ..campaign.store import apply_changes, load_results
 from ..campaign.verify import verification_line
 from . import figures
 from .tables import DETAIL_HEADER, detail_rows, fewest_table, markdown_table, paper_layout
@@ -94,13 +94,11 @@ def _gallery(df, cfg: dict[str, Any], classes: list[str], n: int, slug: str) -> 
     cname = (lambda k: classes[k] if 0 <= k < len(classes) else str(k)) if classes else str
     for _, r in picked.iterrows():
         orig = np.asarray(data.images[int(r["image"])])
-        adv = orig.copy()
-        for x, y, *vals in r["changes"]:
-            adv[y, x] = vals[: len(vals) // 2]
+        adv = apply_changes(orig, r["changes"], check=False)
         before = f"{cname(int(r['label']))} ({100 * r['label_prob_before']:.1f} %)"
         after = f"{cname(int(r['predicted_after']))} ({100 * r['predicted_prob_after']:.1f} %)"
         px = ", ".join(f"({c[0]},{c[1]})→{tuple(c[2:2 + (len(c) - 2) // 2])}" for c in r["changes"])
-        png = figures.example(orig, adv, r["changes"], "original: " + before, "adversarial: " + after)
+        png = figures.example(orig, adv, "original: " + before, "adversarial: " + after)
         out.append(Figure(f"{slug}-example-{int(r['image'])}-{r['uid'].split(':')[-1]}.png",
                           f"image {int(r['image'])}, {r['pixels']} px {r['mode']}: {before} → {after}; changed {px}", png))
     return out, ""
