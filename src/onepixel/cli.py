@@ -167,8 +167,11 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
 @click.option("--model", "-m", required=True, help="Zoo name, model file, or Hugging Face checkpoint (folder or cached hub id).")
 @click.option("--preprocess", "preprocess_items", multiple=True, metavar="KEY=VALUE",
               help="Override the model's declared preprocessing, as for onepixel attack (recorded in the run).")
-@click.option("--dataset", type=click.Choice(["cifar10", "imagenet-sample", "photos"]), default="cifar10", show_default=True,
-              help="cifar10, or a folder of photos with labels.csv (--data): imagenet-sample, photos.")
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet-sample", "photos", "imagenet-val", "folder"]),
+              default="cifar10", show_default=True,
+              help="cifar10, cifar100 (official archive or its folder; --data or cache), or photos in a folder (--data): "
+                   "imagenet-sample / photos (labels.csv), imagenet-val (synset folders, or flat val photos with the "
+                   "devkit ground truth + meta.mat or LOC_val_solution.csv), folder (any class-folder tree).")
 @click.option("--split", default="test", show_default=True)
 @click.option("--n", "n", default=500, show_default=True, help="Images to sample (reproducibly from --seed).")
 @click.option("--pixels", "-k", multiple=True, type=int, default=(1,), show_default=True, help="Pixel counts; repeat: -k 1 -k 3 -k 5.")

@@ -36,38 +36,74 @@ class Dataset:
     classes: list[str] | None = None
 
 
-PHOTO_DATASETS = ("imagenet-sample", "photos")
+PHOTO_DATASETS = ("imagenet-sample", "photos", "imagenet-val", "folder")
+#: every name ``--dataset`` takes
+DATASETS = ("cifar10", "cifar100", *PHOTO_DATASETS)
 
 
-def load_dataset(name: str, split: str = "test", path: str | Path | None = None) -> Dataset:
-    """``cifar10`` (train/test), or a folder of full-resolution photos with a labels.csv: ``imagenet-sample``
-    (ImageNet class indices and names, e.g. ``../shared/data/imagenet-sample``) or ``photos`` (any labels)."""
+def load_dataset(name: str, split: str = "test", path: str | Path | None = None,
+                 model_classes: list[str] | None = None) -> Dataset:
+    """``cifar10`` / ``cifar100`` (train/test), or full-resolution photos: ``imagenet-sample`` or ``photos`` (a
+    folder with labels.csv), ``imagenet-val`` (the ILSVRC-2012 validation layouts, :mod:`onepixel.data.imagenet`),
+    ``folder`` (any class-folder tree, :func:`onepixel.data.folders.load_photo_tree`, whose folder names may be
+    the model's ``model_classes``). Large photo sets are read lazily."""
     if name == "cifar10":
         from ..data import CIFAR10_CLASSES, load_cifar10
 
         x, y = load_cifar10(split, path)
         return Dataset(f"cifar10/{split}", x, y.astype(np.int64), list(CIFAR10_CLASSES))
+    if name == "cifar100":
+        from ..data.cifar100 import load_cifar100
+
+        x, y, names = load_cifar100(split, path)
+        return Dataset(f"cifar100/{split}", x, y, names)
     if name in PHOTO_DATASETS:
         if path is None:
-            raise InputError(f"dataset {name} needs --data pointing at its folder (photos + labels.csv)")
+            what = "photos + labels.csv" if name in ("imagenet-sample", "photos") else "class folders or photos"
+            raise InputError(f"dataset {name} needs --data pointing at its folder ({what})")
+        from ..data.labels import imagenet_classes
+
+        if name == "imagenet-val":
+            from ..data.imagenet import load_imagenet_val
+
+            val, labels = load_imagenet_val(path)
+            return Dataset(name, val, labels, list(imagenet_classes()))
+        if name == "folder":
+            from ..data.folders import load_photo_tree
+
+            tree, labels, classes = load_photo_tree(path, model_classes)
+            return Dataset(name, tree, labels, classes)
         from ..data.photos import load_imagenet_sample, load_photo_csv
 
         if name == "imagenet-sample":
-            from ..data.labels import imagenet_classes
-
             photos, labels, _ = load_imagenet_sample(path)
             return Dataset(name, photos, labels, list(imagenet_classes()))
         photos, labels, _ = load_photo_csv(path)
         return Dataset(name, photos, labels, None)
-    raise InputError(f"unknown dataset {name!r}; available: cifar10, {', '.join(PHOTO_DATASETS)}")
+    raise InputError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
 
 
 def model_input_view(data: Dataset, clf: Any) -> Dataset:
-    """Photos centre-cropped and resized to the model's input (the paper's "input" space), stacked."""
+    """Photos centre-cropped and resized to the model's input (the paper's "input" space): stacked, or for a
+    lazily read set, cropped and resized as each photo is read."""
+    from ..data.photoset import PhotoSet
     from ..spaces import default_preprocess
 
     pre = default_preprocess(clf, None)
+    if isinstance(data.images, PhotoSet):
+        return Dataset(data.name, data.images.view(pre), data.labels, data.classes)
     return Dataset(data.name, np.stack([pre(p) for p in data.images]), data.labels, data.classes)
+
+
+def with_model_classes(data: Dataset, clf: Any) -> Dataset:
+    """The dataset's class names, or the model's where the dataset has none; labels the model cannot
+    output are refused."""
+    classes = data.classes if data.classes is not None else getattr(clf, "class_names", None)
+    k = getattr(clf, "num_classes", None) or (len(clf.class_names) if getattr(clf, "class_names", None) else None)
+    if k is not None and len(data.labels) and int(data.labels.max()) >= k:
+        raise InputError(f"{data.name} has labels up to {int(data.labels.max())} but the model has {k} classes; "
+                         "is it the model for this dataset?")
+    return Dataset(data.name, data.images, data.labels, list(classes) if classes is not None else None)
 
 
 def model_identity(model: Any, clf: Any) -> dict[str, Any]:
@@ -176,7 +212,7 @@ def evaluate(
 
         check_ray_call(ray, model, workers)
     clf = as_classifier(model, **(model_options or {}))
-    data = load_dataset(dataset, split, data_path)
+    data = with_model_classes(load_dataset(dataset, split, data_path, getattr(clf, "class_names", None)), clf)
     photos = dataset in PHOTO_DATASETS
     if photos and space == "input":
         data = model_input_view(data, clf)

@@ -114,7 +114,7 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
         raise InputError(f"model {spec} has sha256 {str(got)[:12]}…, the run was made with {want[:12]}…; "
                          "pass the run's model with --model")
     name, _, split = str(config.get("dataset", "cifar10/test")).partition("/")
-    data = load_dataset(name, split or "test", data_path or config.get("data_path"))
+    data = load_dataset(name, split or "test", data_path or config.get("data_path"), getattr(clf, "class_names", None))
     file_space = name in PHOTO_DATASETS and config.get("space", "input") == "file"
     if file_space:
         from ..photo import PhotoClassifier
@@ -128,7 +128,7 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
     else:
         if name in PHOTO_DATASETS:
             data = model_input_view(data, clf)
-        images = np.asarray(data.images)
+        images = data.images if name in PHOTO_DATASETS else np.asarray(data.images)  # photo sets: read lazily
 
         def classify(batch: list[np.ndarray]) -> np.ndarray:
             return clf.probs(np.stack(batch))

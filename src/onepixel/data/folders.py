@@ -1,8 +1,10 @@
-"""Image datasets on disk: the Kaggle CIFAR-10 layout and a folder with one sub-folder per class."""
+"""Image datasets on disk: the Kaggle CIFAR-10 layout, a folder with one sub-folder per class (same-size images,
+loaded at once) and any class-folder tree of photos (read lazily)."""
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +12,7 @@ import numpy as np
 from ..errors import DataError
 from ..imageio import read_image
 from .cifar10 import CIFAR10_CLASSES
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+from .photoset import IMAGE_SUFFIXES, PhotoSet, image_files
 
 
 def _stack(images: list[np.ndarray], where: Path) -> np.ndarray:
@@ -77,3 +78,52 @@ def load_image_folder(root: str | Path) -> tuple[np.ndarray, np.ndarray, list[Pa
     if not images:
         raise DataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
     return _stack(images, root), np.asarray(labels, dtype=np.int64), paths, classes
+
+
+def load_photo_tree(root: str | Path, model_classes: Sequence[str] | None = None
+                    ) -> tuple[PhotoSet, np.ndarray, list[str] | None]:
+    """Any folder tree with one sub-folder per class (images at any depth below it, of any sizes), read
+    lazily. Returns ``(photos, labels, class_names)``; the folder names map to class indices:
+
+    - ImageNet WordNet ids (``n01440764``): the official synset order, with the ImageNet class names;
+    - the model's class names (``model_classes``, compared case-insensitively, ``_`` as space): the model's
+      indices and names;
+    - integers: those indices, with the model's names where it has them (else None);
+    - anything else: sorted folder names (torchvision's ImageFolder order), named after the folders.
+    """
+    from .imagenet import WNID, synset_index
+    from .labels import imagenet_classes
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist")
+    folders = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not folders:
+        raise DataError(f"{root} has no class sub-folders; expected {root}/<class>/<image>")
+    names = [d.name for d in folders]
+    classes: list[str] | None
+    if all(WNID.fullmatch(n) for n in names):
+        index = {n: synset_index(n, str(root / n)) for n in names}
+        classes = list(imagenet_classes())
+    elif model_classes and all(_key(n) in {_key(c) for c in model_classes} for n in names):
+        keys = [_key(c) for c in model_classes]
+        index = {n: keys.index(_key(n)) for n in names}
+        classes = list(model_classes)
+    elif all(n.isdigit() for n in names):
+        index = {n: int(n) for n in names}
+        classes = list(model_classes) if model_classes else None
+    else:
+        index = {n: k for k, n in enumerate(names)}
+        classes = names
+    paths, labels = [], []
+    for d in folders:
+        for path in image_files(d):
+            paths.append(path)
+            labels.append(index[d.name])
+    if not paths:
+        raise DataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
+    return PhotoSet(paths), np.asarray(labels, dtype=np.int64), classes
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("_", " ")
