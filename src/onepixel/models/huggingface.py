@@ -158,4 +158,5 @@ def load_hf(spec: str | Path, preprocess: Mapping[str, Any] | ModelPreprocessing
     clf.source = {"kind": "huggingface", "architecture": type(model).__name__, "folder": str(folder),
                   "class_names": "id2label" if class_names is None and names else
                   ("given" if class_names is not None else "none (LABEL_i placeholders)")}
+    clf.class_names_source = clf.source["class_names"]  # type: ignore[attr-defined]
     return clf

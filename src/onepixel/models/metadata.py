@@ -382,10 +382,13 @@ def torch_classifier(module: nn.Module, preprocess: Any = None, class_names: Seq
         clf.delta_note = f"self-attention ({mixing}) lets one pixel reach the whole feature map"
     if isinstance(declared, ModelPreprocessing):
         attach(clf, declared)
-    names = list(class_names) if class_names is not None else (
-        class_names_from(preprocess) if preprocess is not None else None) or class_names_from(module)
+    names, where = (list(class_names), "given") if class_names is not None else (None, None)
+    for obj, what in ((preprocess, "the preprocess= object"), (module, "the module's metadata")):
+        if names is None and obj is not None:
+            names, where = class_names_from(obj), what
     if names is not None:
         clf.class_names = names
+        clf.class_names_source = where  # type: ignore[attr-defined]
         clf.num_classes = clf.num_classes or len(names)
     return clf
 
