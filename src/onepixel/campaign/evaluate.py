@@ -400,7 +400,7 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
             for start in range(0, len(units), batch_images):
                 batch = units[start : start + batch_images]
                 stats["unstarted"] -= len(batch) * budgets[(k, mode)]
-                _run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space,
+                run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space,
                            search)
                 batches_run += 1
                 if on_batch is not None:
@@ -418,7 +418,7 @@ def _publish(stats: dict[str, Any], queries: int, most: int) -> None:
         shared[2 * slot + 1] = max(1, stats["spent"] + most + stats["unstarted"])
 
 
-def _run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: ResultStore, popsize: int,
+def run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: ResultStore, popsize: int,
                generations: int, max_queries: int | None, bar, stats: dict, file_space: bool = False,
                search: str = "de") -> None:
     idx = np.asarray([u.image for u in batch])

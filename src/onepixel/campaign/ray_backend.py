@@ -180,7 +180,7 @@ class AttackActor:
 
     def run(self, batch: int, job: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
         """Attack one batch; returns all its rows and its search queries."""
-        from .evaluate import Dataset, _run_batch
+        from .evaluate import Dataset, run_batch
 
         units = [WorkUnit(*u) for u in job["units"]]
         data = Dataset("shipped", _Images(job["index"], job["images"]), np.zeros(0, np.int64))
@@ -189,8 +189,8 @@ class AttackActor:
         self.rows.start(batch)
         self.live[0] = 0
         bar = progress_bar(len(units), "attack", "actor", disable=True)
-        rows: Any = self.rows  # what _run_batch needs of a store: add(row)
-        _run_batch(self.clf, data, units, units[0].pixels, units[0].mode, rows, job["popsize"],
+        rows: Any = self.rows  # what run_batch needs of a store: add(row)
+        run_batch(self.clf, data, units, units[0].pixels, units[0].mode, rows, job["popsize"],
                    job["generations"], job["max_queries"], bar, stats, job["file_space"], job["search"])
         return self.rows.since(batch, 0), int(stats["spent"])
 

@@ -35,7 +35,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ONEPIXEL_CACHE") or Path.home() / ".cache" / "onepixel")
 
 
-class _PlainUnpickler(pickle.Unpickler):
+class PlainUnpickler(pickle.Unpickler):
     """Unpickles only what the official CIFAR batches hold: dicts, lists, strings, bytes, numbers and
     numpy arrays. Any other class (and so any code execution) is refused."""
 
@@ -55,7 +55,7 @@ class _PlainUnpickler(pickle.Unpickler):
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
-        d = _PlainUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+        d = PlainUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError) as e:
         raise DataError(f"{path} is not a valid CIFAR-10 batch ({e})") from None
     data = np.asarray(d[b"data"], dtype=np.uint8)
@@ -115,7 +115,7 @@ def load_cifar10(split: str = "test", path: str | Path | None = None, download: 
         f"train.npz/test.npz or the official python batches, or allow the download from {CIFAR10_URL}")
 
 
-def _md5(path: Path) -> str:
+def file_md5(path: Path) -> str:
     h = hashlib.md5()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -138,8 +138,8 @@ def download_cifar10(url: str | None = None, md5: str = CIFAR10_MD5, dest: Path 
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
         archive = Path(tmp) / "cifar-10-python.tar.gz"
-        _fetch(url, archive, progress)
-        got = _md5(archive)
+        fetch_url(url, archive, progress)
+        got = file_md5(archive)
         if got != md5:
             raise DataError(f"downloaded CIFAR-10 archive from {url} has md5 {got}, expected {md5}; nothing was cached, try again")
         unpack = Path(tmp) / "unpacked"
@@ -157,7 +157,7 @@ def download_cifar10(url: str | None = None, md5: str = CIFAR10_MD5, dest: Path 
     return final
 
 
-def _fetch(url: str, out: Path, progress: bool) -> None:
+def fetch_url(url: str, out: Path, progress: bool) -> None:
     from tqdm.auto import tqdm
 
     try:

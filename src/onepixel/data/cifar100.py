@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .cifar10 import _fetch, _md5, _PlainUnpickler, cache_dir
+from .cifar10 import PlainUnpickler, cache_dir, fetch_url, file_md5
 
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 CIFAR100_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
@@ -31,7 +31,7 @@ _FILES = ("train", "test", "meta")
 
 def _unpickle(raw: bytes, what: str) -> dict:
     try:
-        d = _PlainUnpickler(io.BytesIO(raw), encoding="bytes").load()
+        d = PlainUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
         raise DataError(f"{what} is not a valid CIFAR-100 file ({e})") from None
     if not isinstance(d, dict):
@@ -63,7 +63,7 @@ def _from_folder(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray, list
 
 
 def _from_archive(archive: Path, split: str, md5: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    got = _md5(archive)
+    got = file_md5(archive)
     if got != md5:
         raise DataError(f"{archive} has md5 {got}, but the official {ARCHIVE} has {md5}; it is not the official "
                         f"archive (re-download it from {CIFAR100_URL}, or pass the folder it unpacks to)")
@@ -128,8 +128,8 @@ def download_cifar100(url: str | None = None, md5: str = CIFAR100_MD5, dest: Pat
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
         archive = Path(tmp) / ARCHIVE
-        _fetch(url, archive, progress)
-        got = _md5(archive)
+        fetch_url(url, archive, progress)
+        got = file_md5(archive)
         if got != md5:
             raise DataError(f"downloaded CIFAR-100 archive from {url} has md5 {got}, expected {md5}; nothing was "
                             "cached, try again")
