@@ -229,7 +229,13 @@ def connect(opts: RayOptions) -> bool:
             ray.init(address=address, **common)
         else:  # a fresh local instance, never a stale one found in /tmp/ray
             local = {"include_dashboard": False, **opts.init_options}
-            ray.init(address="local", **common, **local)
+            try:
+                ray.init(address="local", **common, **local)
+            except Exception as e:  # Ray gives its raylet 30 s to start: a busy machine may need a second try
+                if "timed out during startup" not in str(e):
+                    raise
+                ray.shutdown()
+                ray.init(address="local", **common, **local)
     except ConnectionError as e:
         raise InputError(f"cannot reach the Ray cluster at {address}: {e}; start it with `ray start --head` "
                          "or drop the address to run on a local Ray instance") from None
