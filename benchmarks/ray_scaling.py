@@ -8,8 +8,9 @@ actor and Ray with 2 actors (1 CPU and 1 thread each; the local workers get 1 th
 once, as a cluster would be, and its start-up time is reported apart; each timed run includes what a user
 waits for beyond it: processes or actors starting and loading the model, the attacks, the store. Every run
 must store the same results as the single process. Prints JSON and a table: median wall seconds, attacks/s,
-search queries/s per worker, Ray/workers ratio at equal parallelism, the machine's load average while it ran,
-and the wall-time formula for the full paper campaign on N such nodes.
+search queries/s per worker, Ray/local ratio at equal parallelism (median over repeats of the ratio within a
+repeat), the machine's load average while it ran, and the wall-time formula for the full paper campaign on N
+such nodes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ PAPER_ATTACKS = 10_000 * 9  # every CIFAR-10 test image toward each of the 9 oth
 
 def _results(folder: Path):
     return load_results(folder).drop(columns=["seconds", "finished_at"]).sort_values("uid").reset_index(drop=True)
+
+
+def _paired(a: list[float], b: list[float]) -> float:
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def main() -> None:
@@ -95,9 +100,10 @@ def main() -> None:
     result = {
         "model": args.model, "attacks": attacks, "search_queries": queries, "settings": settings,
         "repeats": args.repeats, "ray_start_seconds": ray_start, "rows": rows,
-        "ray_over_workers_1": med["Ray 1 actor"] / med["1 process"],
-        "ray_over_workers_2": med["Ray 2 actors"] / med["workers 2"],
-        "ray_2_over_1_actor_speedup": med["Ray 1 actor"] / med["Ray 2 actors"],
+        # medians of the ratios within a repeat (the runs of one repeat ran minutes apart, under one load)
+        "ray_over_workers_1": _paired(seconds["Ray 1 actor"], seconds["1 process"]),
+        "ray_over_workers_2": _paired(seconds["Ray 2 actors"], seconds["workers 2"]),
+        "ray_2_over_1_actor_speedup": _paired(seconds["Ray 1 actor"], seconds["Ray 2 actors"]),
         "load_average_median": statistics.median(loads), "load_average_max": max(loads), "cpus": os.cpu_count(),
         "identical_results": True,
         "paper_campaign": {
@@ -116,7 +122,7 @@ def main() -> None:
     for r in rows:
         print(f"{r['config']:<14} {r['workers']:>7} {r['seconds']:>8.1f} {r['attacks_per_s']:>10.2f} "
               f"{r['queries_per_s_per_worker']:>17,.0f}")
-    print(f"Ray / local at equal parallelism: 1 worker {result['ray_over_workers_1']:.3f}, "
+    print(f"Ray / local at equal parallelism (median of the repeats' ratios): 1 worker {result['ray_over_workers_1']:.3f}, "
           f"2 workers {result['ray_over_workers_2']:.3f} (1.10 = 10 % slower); 2 actors vs 1: "
           f"{result['ray_2_over_1_actor_speedup']:.2f}x")
     print(f"full paper campaign, one net and pixel count ({PAPER_ATTACKS:,} attacks, at most {PAPER_QUERIES:,} "
