@@ -344,10 +344,7 @@ class _Driver:
 
     def _payload(self, batch: list[WorkUnit]) -> dict[str, Any]:
         index = sorted({u.image for u in batch})
-        if isinstance(self.images, list):  # photos of different sizes
-            shipped: Any = [self.images[i] for i in index]
-        else:
-            shipped = np.asarray(self.images[np.asarray(index)])
+        shipped = [np.asarray(self.images[i]) for i in index]  # one by one: photos may differ in size
         units = [[u.image, u.label, u.pixels, u.target, u.seed] for u in batch]
         return {"units": units, "index": index, "images": shipped, **self.job}
 
