@@ -13,13 +13,14 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import CIFAR_DIR, needs_shared
+from conftest import CIFAR_DIR, SHARED, needs_shared
 from onepixel.campaign import evaluate, load_results
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from onepixel.campaign.ray_backend import RayOptions  # noqa: E402
+from onepixel.campaign.ray_backend import RayOptions, load_model_spec  # noqa: E402
+from onepixel.errors import OnepixelError  # noqa: E402
 
 pytestmark = [pytest.mark.ray, needs_shared(CIFAR_DIR), pytest.mark.usefixtures("one_torch_thread")]
 
@@ -101,6 +102,23 @@ def test_a_killed_driver_resumes_with_ray_and_then_without(tmp_path, reference, 
     done = subprocess.run(CMD + ["--out", str(out)], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     pd.testing.assert_frame_equal(_rows(out), reference)
+
+
+def test_a_model_file_travels_to_the_actors_as_checked_bytes(tmp_path, cluster):
+    """A TFLite file and full-resolution photos (file space): the actor loads the file from the bytes it was
+    sent, after checking their sha256, and stores what one process stores."""
+    pytest.importorskip("ai_edge_litert")
+    model, photos = SHARED / "models" / "imagenet" / "mobilenet_v1_0.25_128_quant.tflite", SHARED / "data" / "imagenet-sample"
+    if not model.is_file() or not photos.is_dir():
+        pytest.skip(f"{model} or {photos} is absent")
+    settings = {"dataset": "imagenet-sample", "data_path": photos, "space": "file", "n": 2, "search": "rs",
+                "max_queries": 30, "progress": False}
+    evaluate(str(model), tmp_path / "one", **settings)
+    evaluate(str(model), tmp_path / "ray", **settings, ray=RayOptions(address=cluster.address, actors=1))
+    pd.testing.assert_frame_equal(_rows(tmp_path / "ray"), _rows(tmp_path / "one"))
+    spec = {"name": model.name, "sha256": "0" * 64, "bytes": model.read_bytes()}
+    with pytest.raises(OnepixelError, match="arrived with sha256"):
+        load_model_spec(spec, {})
 
 
 def test_a_node_lost_mid_run_loses_no_attack_and_stores_none_twice(tmp_path, reference, cluster):

@@ -170,6 +170,8 @@ class AttackActor:
             import torch
 
             torch.set_num_threads(threads)
+            if "bytes" in model and not isinstance(model["bytes"], bytes):  # the file's bytes in Ray's object store
+                model = {**model, "bytes": import_ray().get(model["bytes"])}
             self.clf = load_model_spec(model, options)
         except Exception as e:  # reported by ready(): the driver stops the run with it instead of retrying
             self.error = str(e) if isinstance(e, OnepixelError) else f"{type(e).__name__}: {e}"
