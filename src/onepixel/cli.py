@@ -146,7 +146,10 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
     goal = f"target {_class_name(clf, tgt)}" if tgt is not None else "untargeted"
     de = (search_name or default_search(popsize, generations)) == "de"
     rounds = f"{res.generations} generations" if de else f"{res.generations} rounds"
-    click.echo(f"{verdict} ({goal}) after {res.queries:,} queries, {rounds}, {res.seconds:.1f} s")
+    # DE stops at the paper's thresholds, often long after the first success: say both
+    when = (f": fooled after {res.first_success_query:,} queries (stopped at {res.queries:,})"
+            if res.success and res.first_success_query is not None else f" after {res.queries:,} queries")
+    click.echo(f"{verdict} ({goal}){when}, {rounds}, {res.seconds:.1f} s")
     for p in res.pixels:
         click.echo(f"  pixel x={p[0]} y={p[1]} -> {tuple(p[2:])}  (was {tuple(int(v) for v in img[p[1], p[0]])})")
     changed = f"{space} space, {img.shape[1]}x{img.shape[0]}: {pa.changed_pixels()} pixel(s) changed"

@@ -16,6 +16,10 @@ class AttackResult:
     ``verify_queries`` counts re-evaluations in reference precision (success checks and the final report);
     ``model_queries`` is how many of ``queries`` reached the model: a change the search proposed again was
     answered from memory (:mod:`onepixel.memo`), as the model would have answered it.
+    ``first_success_query`` is the search query (1-based, counted like ``queries``) at which the attack first
+    found a change that succeeds in reference precision, None when it never did; ``queries`` is where it
+    stopped, which for DE's thresholds (true class < 5 %, target > 90 %) is often much later. A smaller budget
+    of at least ``first_success_query`` queries would have succeeded too.
     Probabilities "after" are always the reference-precision ones.
     """
 
@@ -37,6 +41,7 @@ class AttackResult:
     seed: int
     adversarial: np.ndarray = field(repr=False)  # uint8 (H, W, C)
     model_queries: int = -1  # -1: not recorded
+    first_success_query: int | None = None
 
     def to_dict(self, with_image: bool = False) -> dict[str, Any]:
         """Plain-Python record (the adversarial image only if asked)."""

@@ -90,6 +90,7 @@ class Runner:
             self.search.observe(images)
         budget = min(self.max_queries or np.iinfo(np.int64).max, self.search.max_queries())
         queries = np.zeros(n, dtype=np.int64)
+        first_success = np.full(n, -1, dtype=np.int64)  # search query of the first verified success; -1: none
         verify_queries = np.zeros(n, dtype=np.int64)
         rounds = np.zeros(n, dtype=np.int64)
         best_fit, best_cand = np.full(n, np.inf), np.zeros((n, space.dim))
@@ -119,6 +120,7 @@ class Runner:
                                                        int(size), memo, model_queries)
             fitness = np.where(evaluated, crit.fitness(probs, lab, tg), np.inf)
             self.search.tell(active, fitness)
+            start = queries[active].copy()  # candidate j of this round is query start + j + 1 of its image
             queries[active] += n_eval
             rounds[active] += 1
 
@@ -155,6 +157,12 @@ class Runner:
                 stop = crit.should_stop(r3, lab[ci], tg[ci] if tg is not None else None)[:, 0]
                 rf = crit.fitness(r3, lab[ci], tg[ci] if tg is not None else None)[:, 0]
                 upd = ok & (rf < adv_fit[imgs])
+                first = upd & (first_success[imgs] < 0)
+                if first.any():
+                    fi = ci[first]
+                    first_success[active[fi]] = start[fi] + self._earliest_success(
+                        bases, active[fi], trials[fi], flagged[fi], jf[fi], lab[fi],
+                        tg[fi] if tg is not None else None, space, verify_queries) + 1
                 adv_fit[imgs[upd]] = rf[upd]
                 adv_cand[imgs[upd]] = cand[upd]
                 adv_probs[imgs[upd]] = ref[upd]
@@ -168,7 +176,7 @@ class Runner:
             if finished.any():
                 batch = self._results(active[finished], images, bases, labels, targets, seeds, clean, space, queries,
                                       verify_queries, rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds,
-                                      model_queries)
+                                      model_queries, first_success)
                 results.update((r.index, r) for r in batch)
                 if on_results is not None:
                     on_results(batch)
@@ -189,6 +197,30 @@ class Runner:
         sizes = getattr(self.search, "round_sizes", None)
         full = np.full(len(rows), width, dtype=np.int64)
         return full if sizes is None else np.minimum(np.asarray(sizes(rows), dtype=np.int64), full)
+
+    def _earliest_success(self, bases: torch.Tensor, imgs: np.ndarray, trials: np.ndarray, flagged: np.ndarray,
+                          verified: np.ndarray, labels: np.ndarray, targets: np.ndarray | None, space: PixelSpace,
+                          verify_queries: np.ndarray) -> np.ndarray:
+        """Per image, the index in its round of the earliest candidate that succeeds in reference precision.
+
+        The candidate ``verified`` (the round's best-fitness success) succeeds; an earlier flagged candidate may
+        too, and a smaller budget would have stopped there. Without a fast precision the search's probabilities
+        are the reference ones, so every flagged candidate succeeds; otherwise the earlier flagged ones are
+        re-checked in reference precision (once per image: only in the round of its first success).
+        """
+        earliest = verified.copy()
+        rows, cols = np.nonzero(flagged & (np.arange(flagged.shape[1])[None, :] < verified[:, None]))
+        if not rows.size:
+            return earliest
+        if self.model.has_fast_precision:
+            cp = decode(trials[rows, cols], space)
+            ref = self.model.query(bases, imgs[rows], cp.x, cp.y, cp.colours, reference=True)
+            np.add.at(verify_queries, imgs[rows], 1)
+            ok = self.criterion.is_adversarial(ref[:, None, :], labels[rows],
+                                               targets[rows] if targets is not None else None)[:, 0]
+            rows, cols = rows[ok], cols[ok]
+        np.minimum.at(earliest, rows, cols)
+        return earliest
 
     def _search_query(self, bases: torch.Tensor, which: np.ndarray, pix: Pixels, per_image: int,
                       memo: QueryMemo | None, model_queries: np.ndarray) -> np.ndarray:
@@ -211,7 +243,8 @@ class Runner:
         return out
 
     def _results(self, rows, images, bases, labels, targets, seeds, clean, space, queries, verify_queries, rounds,
-                 best_cand, adv_fit, adv_cand, adv_probs, seconds, model_queries) -> list[AttackResult]:
+                 best_cand, adv_fit, adv_cand, adv_probs, seconds, model_queries,
+                 first_success) -> list[AttackResult]:
         """Results of the finished image ``rows``."""
         found = np.isfinite(adv_fit[rows])
         final = np.where(found[:, None], adv_cand[rows], best_cand[rows])
@@ -249,6 +282,9 @@ class Runner:
                 seed=int(seeds[i]),
                 adversarial=adv,
                 model_queries=int(model_queries[i]),
+                # a success found only by the final reference check (a fast-precision miss) is dated at the stop
+                first_success_query=(int(first_success[i]) if first_success[i] >= 0 else int(queries[i]))
+                if success[j] else None,
             ))
         return out
 

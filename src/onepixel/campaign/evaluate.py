@@ -459,7 +459,7 @@ def run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Result
                 "predicted_prob_after": r.predicted_prob_after, "label_prob_before": r.label_prob_before,
                 "label_prob_after": r.label_prob_after, "target_prob_after": r.target_prob_after, "queries": r.queries,
                 "verify_queries": r.verify_queries, "generations": r.generations, "seconds": share, "seed": r.seed,
-                "changes": changes, "finished_at": time.time(),
+                "changes": changes, "finished_at": time.time(), "first_success_query": r.first_success_query,
             })
             stats["success"] += int(r.success)
             stats["done"] += 1

@@ -24,7 +24,12 @@ _COLUMNS = {
     "predicted_prob_after": "REAL", "label_prob_before": "REAL", "label_prob_after": "REAL",
     "target_prob_after": "REAL", "queries": "INTEGER", "verify_queries": "INTEGER", "generations": "INTEGER",
     "seconds": "REAL", "seed": "INTEGER", "changes": "TEXT", "finished_at": "REAL",
+    # the search query of the first verified success (NULL: never, or a store from before it was recorded)
+    "first_success_query": "INTEGER",
 }
+# Columns added after the first release: a store opened for writing gets them (NULL in its older rows), and
+# readers of a store without them see them as missing values.
+_COLUMNS_ADDED_LATER = ("first_success_query",)
 # Settings that may differ between a run and its resumption without changing any result.
 _VOLATILE = {"onepixel_version", "batch_images", "device", "created", "data_path"}
 # Settings added after the first release, with what runs made before them implicitly used (``None``: anything,
@@ -45,6 +50,10 @@ class ResultStore:
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         cols = ", ".join(f"{k} {v}" for k, v in _COLUMNS.items())
         self.db.execute(f"CREATE TABLE IF NOT EXISTS attacks ({cols})")
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(attacks)")}
+        for name in _COLUMNS_ADDED_LATER:
+            if name not in have:
+                self.db.execute(f"ALTER TABLE attacks ADD COLUMN {name} {_COLUMNS[name]}")
         self.db.commit()
         if config is not None:
             self._check_config(config)
@@ -88,7 +97,8 @@ class ResultStore:
     def add(self, row: dict[str, Any]) -> None:
         """Append one finished attack (committed at once)."""
         vals = [json.dumps(row[k]) if k == "changes" else row.get(k) for k in _COLUMNS]
-        self.db.execute(f"INSERT OR REPLACE INTO attacks VALUES ({', '.join('?' * len(_COLUMNS))})", vals)
+        self.db.execute(f"INSERT OR REPLACE INTO attacks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                        vals)
         self.db.commit()
 
     def add_many(self, rows: list[dict[str, Any]]) -> int:
@@ -107,7 +117,10 @@ class ResultStore:
 
 def load_results(folder: str | Path):
     """All finished attacks of a run folder as a pandas DataFrame (``changes`` decoded from JSON);
-    the run's configuration is in ``df.attrs["config"]``."""
+    the run's configuration is in ``df.attrs["config"]``.
+
+    ``first_success_query`` is a nullable integer: missing for failures, and for successes stored before it
+    was recorded (then only ``queries``, where the attack stopped, bounds it from above)."""
     import pandas as pd
 
     path = Path(folder) / DB_NAME
@@ -122,6 +135,8 @@ def load_results(folder: str | Path):
     df["changes"] = df["changes"].map(json.loads)
     df["success"] = df["success"].astype(bool)
     df["target"] = df["target"].astype("Int64")
+    for name in _COLUMNS_ADDED_LATER:  # a store from before the column (opened read-only: not migrated)
+        df[name] = df[name].astype("Int64") if name in df else pd.array([pd.NA] * len(df), dtype="Int64")
     df.attrs["config"] = json.loads(row[0]) if row else {}
     return df
 
