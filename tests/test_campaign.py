@@ -12,7 +12,7 @@ import pytest
 
 from conftest import CIFAR_DIR, needs_shared
 from onepixel.campaign import evaluate, load_results, summarize
-from onepixel.campaign.metrics import distortion, wilson
+from onepixel.campaign.metrics import ANY_TARGET, distortion, wilson
 from onepixel.campaign.protocol import attacks_per_image, make_units
 from onepixel.errors import InputError
 
@@ -194,7 +194,7 @@ def _hand_made():
 
 def test_metrics_on_hand_made_results():
     m = {x["kind"]: x for x in summarize(_hand_made(), num_classes=3)}
-    t, nt, u = m["targeted"], m["non-targeted"], m["untargeted"]
+    t, nt, u = m["targeted"], m[ANY_TARGET], m["untargeted"]
     assert (t["successes"], t["n"], t["rate"]) == (2, 4, 0.5)
     assert t["confidence"] == pytest.approx(0.7)
     assert t["pairs"] == [[0, 1, 1], [0, 0, 0], [0, 0, 0]]
@@ -343,5 +343,5 @@ def test_fewest_pixels_counts_each_image_at_its_smallest_fooling_count():
     rows.append(dict(image=6, pixels=3, mode="targeted", target=1, success=True))
     out = {m["kind"]: m for m in fewest_pixels(pd.DataFrame(rows), num_classes=3)}
     assert out["untargeted"] == {"kind": "untargeted", "pixels": [1, 3], "images": 3, "fooled_at": [1, 1], "never": 1}
-    assert out["non-targeted"]["images"] == 1 and out["non-targeted"]["fooled_at"] == [0, 1]
+    assert out[ANY_TARGET]["images"] == 1 and out[ANY_TARGET]["fooled_at"] == [0, 1]
     assert fewest_pixels(pd.DataFrame(rows[:2]).assign(pixels=1)) == []  # one count: nothing to say

@@ -229,6 +229,7 @@ def evaluate(model: str, preprocess_items: tuple[str, ...], dataset: str, split:
                       model_options={"device": device, **({"preprocess": overrides} if overrides else {})},
                       workers=workers, ray=_ray_options(ray_address, ray_actors, ray_cpus, ray_gpus))
     print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images")
+    _print_headline(df)
     click.echo(f"results: {out}/results.sqlite ({len(df)} attacks); report: onepixel report {out}")
 
 
@@ -243,6 +244,16 @@ def _ray_options(address: str | None, actors: int | None, cpus: float, gpus: flo
     from .campaign.ray_backend import RayOptions
 
     return RayOptions(address=address or None, actors=actors, cpus=cpus, gpus=gpus)
+
+
+def _print_headline(df) -> None:
+    """The run's robust accuracy per pixel count, in words (the report's headline)."""
+    from .campaign.metrics import robust_accuracy
+    from .report.tables import headline_sentence
+
+    classes = df.attrs.get("config", {}).get("classes") or []
+    for r in robust_accuracy(df, len(classes) or 10):
+        click.echo("robust accuracy, " + headline_sentence(r))
 
 
 @cli.command()
@@ -278,12 +289,17 @@ def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: i
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Report folder [default: the first run folder].")
 @click.option("--gallery", default=8, show_default=True, help="Adversarial examples shown per run.")
-def report(runs: tuple[Path, ...], out: Path | None, gallery: int) -> None:
-    """Write report.html (self-contained) and report.md for one or more run folders."""
+@click.option("--embed", is_flag=True, help="Put the figures into report.html (one file to send) instead of linking "
+                                            "the PNG files in report_files/.")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="Where the runs' images are here, for runs whose stored data folder is elsewhere (the gallery).")
+def report(runs: tuple[Path, ...], out: Path | None, gallery: int, embed: bool, data: Path | None) -> None:
+    """Write report.html and report.md for one or more run folders, with every figure (PNG, SVG, PDF) and table
+    (CSV, LaTeX) in report_files/."""
     from .report import write_report
 
-    html, md = write_report(list(runs), out or runs[0], gallery=gallery)
-    click.echo(f"wrote {html}\nwrote {md}")
+    html, md = write_report(list(runs), out or runs[0], gallery=gallery, embed=embed, data_path=data)
+    click.echo(f"wrote {html}\nwrote {md}\nfigures (PNG, SVG, PDF) and tables (CSV, LaTeX): {html.parent / 'report_files'}")
 
 
 @cli.command()
@@ -309,6 +325,7 @@ def demo(out: Path, n: int, generations: int, data: Path | None) -> None:
     df = run_evaluate("allconv", run_dir, n=n, pixels=[1], mode="untargeted", protocol="strict",
                       generations=generations, data_path=data)
     print_summary(summarize(df), title=f"AllConv, 1 pixel, strict protocol, {n} images")
+    _print_headline(df)
     clf = zoo.load("allconv")
     img, lab = x[int(df["image"].iloc[0])], int(df["label"].iloc[0])
     target = (lab + 1) % 10

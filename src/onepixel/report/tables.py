@@ -5,20 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# Su et al., Table IV (Kaggle CIFAR-10, 1 pixel) and Table V (AllConv, 3 / 5 pixels); Table VIII (strict); the
-# ImageNet experiment (BVLC AlexNet, 227 px, one untargeted attack per image). Keys are paper_layout's row labels.
-PAPER = {
-    ("allconv", 1): {"non-targeted": 0.6871, "targeted": 0.1982, "confidence": 0.7940, "untargeted": 0.2260},
-    ("nin", 1): {"non-targeted": 0.7166, "targeted": 0.2315, "confidence": 0.7502, "untargeted": 0.3520},
-    ("vgg16", 1): {"non-targeted": 0.6353, "targeted": 0.1648, "confidence": 0.6767, "untargeted": 0.3140},
-    ("allconv", 3): {"non-targeted": 0.8653, "targeted": 0.4057},
-    ("allconv", 5): {"non-targeted": 0.8634, "targeted": 0.4400},
-    ("imagenet", 1): {"untargeted": 0.1604, "untargeted confidence": 0.2291},
-}
-#: (row label, metrics kind, metric) of the paper-layout table, in order.
-PAPER_ROWS = (("non-targeted", "non-targeted", "rate"), ("targeted", "targeted", "rate"),
-              ("confidence", "non-targeted", "confidence"), ("untargeted", "untargeted", "rate"),
-              ("untargeted confidence", "untargeted", "confidence"),
+from ..campaign.metrics import ANY_TARGET, BUDGETS
+from .paper import PaperMatch
+
+#: (row label, metrics kind, metric) of the paper-layout table, in order. One word for the mode: the paper's
+#: "non-targeted" (any of the targeted attacks succeeded) is quoted in its row label.
+PAPER_ROWS = ((f'{ANY_TARGET} (paper: "non-targeted")', ANY_TARGET, "rate"), ("targeted", "targeted", "rate"),
+              (f"confidence, {ANY_TARGET}", ANY_TARGET, "confidence"), ("untargeted", "untargeted", "rate"),
+              ("confidence, untargeted", "untargeted", "confidence"),
               ("untargeted, correctly classified only", "untargeted, correct only", "rate"))
 
 
@@ -44,21 +38,23 @@ def detail_rows(metrics: list[dict[str, Any]]) -> list[list[str]]:
 
 
 DETAIL_HEADER = ["pixels", "kind", "fooled / attacks", "success", "95 % CI", "confidence", "target classes / image",
-                 "mean queries", "median queries", "s / image", "distortion / channel"]
+                 "mean queries to the stop", "median queries to the stop", "s / image", "distortion / channel"]
 
 
-def paper_layout(runs: list[tuple[str, str, list[dict[str, Any]]]]) -> tuple[list[str], list[list[str]]]:
-    """The paper's Table IV layout: one column per ``(name, paper_key, metrics)`` run, rows per pixel count and
-    metric, with the paper's figure beside ours where ``paper_key`` (a net of the paper, or ``imagenet``) has one."""
+def paper_layout(runs: list[tuple[str, PaperMatch, list[dict[str, Any]]]]) -> tuple[list[str], list[list[str]]]:
+    """The paper's Table IV layout: one column per ``(name, paper match, metrics)`` run, rows per pixel count and
+    metric, with the paper's figure beside ours only where the run's settings match the paper's row; the first
+    row says, per run, which table it sits beside or why it is not comparable."""
     header = ["pixels", "metric"] + [name for name, _, _ in runs]
-    rows = []
+    rows = [["", "paper's figure"] + [f"{match.table} (in brackets)" if match.table else f"not comparable: {match.reason}"
+                                      for _, match, _ in runs]]
     ks = sorted({m["pixels"] for _, _, ms in runs for m in ms})
     for k in ks:
         for label, kind, key in PAPER_ROWS:
             cells, any_value = [], False
-            for _, paper_key, ms in runs:
+            for _, match, ms in runs:
                 m = next((m for m in ms if m["pixels"] == k and m["kind"] == kind), None)
-                paper = PAPER.get((paper_key, k), {}).get(label)
+                paper = match.figure(kind, key, k)
                 if m is None:
                     cells.append("–")
                     continue
@@ -67,6 +63,47 @@ def paper_layout(runs: list[tuple[str, str, list[dict[str, Any]]]]) -> tuple[lis
             if any_value:
                 rows.append([str(k), label] + cells)
     return header, rows
+
+
+BUDGET_HEADER = ["pixels", "kind", "attacks"] + [f"success at {b:,}" for b in BUDGETS] + [
+    "success at the run's budget", "median first-success query"]
+
+
+def budget_rows(table: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows of :func:`onepixel.campaign.metrics.budget_table`: "–" where a budget exceeds the run's; "≥" where
+    some first successes are only bounded by their stop query (a store from before they were recorded)."""
+    rows = []
+    for r in table:
+        ge = "" if r["exact"] else "≥ "
+        cells = [("–" if r["at"][b] is None else ge + pct(r["at"][b], 1)) for b in BUDGETS]
+        med = ("≤ " if not r["exact"] else "") + num(r["median_first"])
+        rows.append([str(r["pixels"]), r["kind"], f"{r['n']:,}"] + cells +
+                    [f"{pct(r['at']['full'], 1)} ({r['budget']:,})", med])
+    return rows
+
+
+HEADLINE_HEADER = ["pixels", "images", "clean accuracy", "accuracy under attack", "attack success rate (95 % CI)",
+                   "fooled / correctly classified", "misclassified before the attack", "fooled means"]
+
+
+def headline_rows(robust: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows of :func:`onepixel.campaign.metrics.robust_accuracy`."""
+    means = {"untargeted": "the untargeted attack succeeded", ANY_TARGET: "any of its targeted attacks succeeded"}
+    return [[str(r["pixels"]), f"{r['images']:,}", pct(r["clean_accuracy"], 1), pct(r["robust_accuracy"], 1),
+             f"{pct(r['attack_success'], 1)} ({pct(r['ci_low'], 1)} – {pct(r['ci_high'], 1)})",
+             f"{r['fooled']} / {r['correct']}", str(len(r["misclassified"])), means.get(r["kind"], r["kind"])]
+            for r in robust]
+
+
+def headline_sentence(r: dict[str, Any]) -> str:
+    """One run's robust-accuracy headline for one pixel count, in words."""
+    wrong = len(r["misclassified"])
+    via = "" if r["kind"] == "untargeted" else " (fooled: any of its targeted attacks succeeded)"
+    return (f"{r['pixels']} px: clean accuracy {pct(r['clean_accuracy'], 1)} on the {r['images']:,} images attacked; "
+            f"accuracy under attack {pct(r['robust_accuracy'], 1)}; attack success rate {pct(r['attack_success'], 1)} "
+            f"({r['fooled']} of the {r['correct']} correctly classified images, 95 % CI {pct(r['ci_low'], 1)} – "
+            f"{pct(r['ci_high'], 1)}){via}. {wrong} image{'s' if wrong != 1 else ''} misclassified before the attack "
+            "counted apart, never as the attack's successes.")
 
 
 def fewest_table(sweeps: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -84,6 +121,40 @@ def fewest_table(sweeps: list[dict[str, Any]]) -> tuple[list[str], list[list[str
     return header, rows
 
 
+def csv_table(header: list[str], rows: list[list[str]]) -> str:
+    """The table as CSV (the cells as shown, thin spaces and all)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "—": "---", "≥": r"$\geq$",
+        "≤": r"$\leq$", "×": r"$\times$", "→": r"$\rightarrow$", "…": r"\ldots{}", "·": r"$\cdot$"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in str(text))
+
+
+def latex_table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
+    """The table as a LaTeX ``tabular`` (booktabs rules) in a ``table`` float with ``caption``."""
+    spec = "l" * min(2, len(header)) + "r" * max(0, len(header) - 2)
+    lines = [r"\begin{table}[ht]", r"\centering", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+             " & ".join(_tex(h) for h in header) + r" \\", r"\midrule"]
+    lines += [" & ".join(_tex(c) for c in r) + r" \\" for r in rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(rf"\caption{{{_tex(caption)}}}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -96,7 +167,7 @@ def print_summary(metrics: list[dict[str, Any]], title: str = "") -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for h in ("px", "kind", "fooled", "success (95 % CI)", "confidence", "mean queries", "s / image"):
+    for h in ("px", "kind", "fooled", "success (95 % CI)", "confidence", "mean queries (to the stop)", "s / image"):
         table.add_column(h, justify="left" if h == "kind" else "right")
     for m in metrics:
         table.add_row(str(m["pixels"]), m["kind"], f"{m['successes']}/{m['n']}",
