@@ -136,3 +136,16 @@ def test_a_node_lost_mid_run_loses_no_attack_and_stores_none_twice(tmp_path, ref
     rows = _rows(out)
     assert rows["uid"].is_unique and len(rows) == 54
     pd.testing.assert_frame_equal(rows, reference)
+
+
+def test_ray_settings_without_ray_and_ray_with_workers_are_one_line_errors(tmp_path, monkeypatch, capsys):
+    from onepixel.cli import main
+
+    assert main(["evaluate", "-m", "resnet20", "--ray-gpus", "1", "--out", str(tmp_path / "a")]) == 2
+    assert "--ray-gpus only apply on Ray" in capsys.readouterr().err
+    assert main(["evaluate", "-m", "resnet20", "--ray", "--workers", "2", "--out", str(tmp_path / "b")]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on an install without the ray extra
+    assert main(["evaluate", "-m", "resnet20", "--ray", "--out", str(tmp_path / "c")]) == 2
+    assert "pip install 'onepixel[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists(), "nothing is created before the refusal"
