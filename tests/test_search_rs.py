@@ -249,3 +249,35 @@ def test_the_elite_kept_up_to_date_is_what_sorting_every_location_would_give():
         rs.tell(rows, fitness)
         full = np.argsort(rs.algorithm.locfit, axis=1, kind="stable")[:, : rs.elite]
         assert (rs.algorithm.elite == full).all()
+
+
+def test_one_pixel_rounds_widen_after_the_greedy_start_and_keep_its_proposals():
+    """k = 1: rounds of ``batch`` for the first ``greedy`` queries (the same proposals as never widening), then
+    rounds of ``wide``, the last corner round cut at the end of the corners."""
+    space = PixelSpace(8, 8, 3, 1)
+    fitness = lambda c: np.random.default_rng(int(c.sum()) % 2**32).random(c.shape[:2])  # noqa: E731
+    runs = {}
+    for wide in (8, 48):
+        rs = RandomSearch(budget=10_000, batch=8, greedy=64, wide=wide, refine=0)
+        rs.start(space, [0, 1])
+        rows, sizes, seen = np.arange(2), [], []
+        while not rs.exhausted(rows).all():
+            c = rs.ask(rows)
+            size = rs.round_sizes(rows)
+            sizes.append(int(size[0]))
+            seen += [tuple(v) for v in c[0, : size[0]].tolist()]
+            rs.tell(rows, np.where(np.arange(c.shape[1]) < size[:, None], fitness(c), np.inf))
+        runs[wide] = sizes, seen
+    (narrow, seen8), (wide, seen48) = runs[8], runs[48]
+    assert narrow == [8] * 64
+    assert wide == [8] * 8 + [48] * 9 + [16]  # 64 + 432 + the last 16 of the 512 corner changes
+    assert seen48[:64] == seen8[:64] and sorted(seen48) == sorted(seen8) and len(set(seen48)) == 512
+
+
+def test_wide_rounds_are_independent_of_the_batch():
+    imgs = np.random.default_rng(1).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
+    search = dict(budget=10_000, greedy=40, wide=24)
+    together = op.attack(VulnerableSet([]), imgs, [0] * 3, seed=[4, 5, 6], search=RandomSearch(**search))
+    alone = op.attack(VulnerableSet([]), imgs[1:2], [0], seed=[5], search=RandomSearch(**search))
+    assert together[1].queries == 512 + 512 and together[1].generations + 1 == 5 + 19 + 1 + 21 + 1  # greedy, corners, their cut end, refinement, its end
+    assert _strip(together)[1] | {"index": 0} == _strip(alone)[0]

@@ -79,7 +79,7 @@ class RandomSearch:
     levels: int = 2
     refine: int = 512
     greedy: int = 1024
-    wide: int = 8
+    wide: int = 256
     _algo: CornerWalk | SparseRS | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
