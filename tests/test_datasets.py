@@ -158,6 +158,7 @@ def test_imagenet_val_synset_folders(tmp_path):
 
 
 def test_imagenet_val_flat_with_devkit_truth_and_kaggle_csv(tmp_path):
+    pytest.importorskip("scipy")  # meta.mat is a MATLAB file (onepixel[imagenet])
     syn = imagenet_synsets()
     rng = np.random.default_rng(0)
     order = [syn[i] for i in rng.permutation(1000)]  # the devkit's ILSVRC2012_ID order is not the sorted one

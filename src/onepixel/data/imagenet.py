@@ -117,7 +117,7 @@ def devkit_ids(meta: Path) -> dict[int, str]:
     try:
         from scipy.io import loadmat
     except ImportError:
-        raise DataError("reading the devkit's meta.mat needs scipy (pip install scipy)") from None
+        raise DataError("reading the devkit's meta.mat needs scipy: pip install 'onepixel[imagenet]'") from None
     try:
         synsets = loadmat(str(meta), squeeze_me=True)["synsets"]
         ids = [int(i) for i in synsets["ILSVRC2012_ID"]]
