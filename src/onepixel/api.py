@@ -9,7 +9,7 @@ import numpy as np
 from torch import nn
 
 from .errors import InputError
-from .inputs import as_batch, as_seeds, as_targets, check_max_queries, check_pixels
+from .inputs import as_batch, as_seeds, as_targets, check_input_size, check_max_queries, check_pixels
 from .models.base import Classifier
 from .models.callable import CallableClassifier
 from .objectives import Loss, Targeted, Untargeted
@@ -31,16 +31,22 @@ def as_classifier(model: Any, **options: Any) -> Classifier:
     """
     if isinstance(model, Classifier):
         return model
-    if isinstance(model, nn.Module):
-        from .models.metadata import torch_classifier  # reads timm / torchvision metadata where it is there
+    try:
+        if isinstance(model, nn.Module):
+            from .models.metadata import torch_classifier  # reads timm / torchvision metadata where it is there
 
-        return torch_classifier(model, **options)
-    if isinstance(model, str):
-        from .models.loading import load_model
+            return torch_classifier(model, **options)
+        if isinstance(model, str):
+            from .models.loading import load_model
 
-        return load_model(model, **options)
-    if callable(model):
-        return CallableClassifier(model, **options)
+            return load_model(model, **options)
+        if callable(model):
+            return CallableClassifier(model, **options)
+    except TypeError as e:  # an option the adapter does not take: name it instead of Python's signature error
+        if "argument" not in str(e):
+            raise
+        raise InputError(f"model_options: {e.args[0].split('() ', 1)[-1]} (options go to the model adapter, "
+                         "e.g. device, batch_size, output)") from None
     raise InputError(f"cannot use a {type(model).__name__} as a model; pass an nn.Module, a Classifier, a callable, a zoo name or a file")
 
 
@@ -127,11 +133,14 @@ def attack(
     imgs, labs, _ = as_batch(images, labels)
     tg = as_targets(targets, labs)
     check_pixels(pixels, imgs.shape)
-    check_max_queries(max_queries)
+    max_queries = check_max_queries(max_queries)
     seeds = as_seeds(seed, len(imgs))
+    if model_options is not None and not isinstance(model_options, dict):
+        raise InputError(f"model_options must be a dict of adapter options (got {type(model_options).__name__})")
     options = dict(model_options or {}) | ({} if preprocess is None else {"preprocess": preprocess})
     clf = as_classifier(model, **options)
     imgs = fit_to_model(clf, imgs)
+    check_input_size(clf, imgs)
     crit: Untargeted | Targeted
     if tg is None:
         crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success, loss)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 
 from . import __version__
 from .errors import OnepixelError
+from .inputs import check_class, check_max_queries, check_outputs, check_seed, closest
 from .objectives import LOSSES
 
 
@@ -28,10 +30,11 @@ def _parse_class(clf, value: str | None, what: str) -> int | None:
     if value.lower() in names:
         return names.index(value.lower())
     try:
-        return int(value)
+        index = int(value)
     except ValueError:
-        hint = f"; classes: {', '.join(names)}" if names else ""
+        hint = closest(value, names) if names else ""
         raise OnepixelError(f"{what} {value!r} is neither a class index nor a class name{hint}") from None
+    return check_class(index, getattr(clf, "num_classes", None) or (len(names) or None), what)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,6 +97,10 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
         raise OnepixelError(f"--paper means DE with the paper's settings; drop --search {search_name} or use --search de")
     if paper and loss != "probability":
         raise OnepixelError("--paper means the paper's fitness (class probability); drop --loss margin or --paper")
+    if paper and max_queries is not None:
+        raise OnepixelError(f"--paper means the paper's DE with no query cap; drop --max-queries {max_queries} or --paper")
+    check_seed(seed, "--seed")
+    check_max_queries(max_queries, "--max-queries")
     from .models.metadata import describe_model, explain_lines, parse_overrides
 
     overrides = parse_overrides(preprocess_items)
@@ -106,7 +113,14 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
         return
     if out is not None and out.suffix.lower() != ".png":  # checked before the attack spends its queries
         raise OnepixelError(f"--out {out} must be a .png file (the adversarial image is saved losslessly as PNG)")
+    out = out or image.with_name(image.stem + "-adv.png")
+    skip_figure = figure is not None and str(figure).lower() == "none"
+    figure = None if skip_figure else figure or out.with_name(out.stem + "-figure.png")
+    # before any work: never overwrite an input, and find an unwritable output before the attack, not after
+    check_outputs({"--out": out, "--figure": figure}, [image, Path(model), labels_spec and Path(labels_spec)])
     photo = read_image(image)
+    if clf.num_classes is None and (label or target) and space == "input" and clf.input_size is None:
+        clf.probs(photo[None])  # a model that takes the photo as it is: one call tells its classes, to check them
     lab = _parse_class(clf, label, "label")
     tgt = _parse_class(clf, target, "target")
     if paper:
@@ -122,15 +136,11 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
             break
     res, img, clean = pa.result, pa.original, pa.probs_before
     lab = res.label
-    out = out or image.with_name(image.stem + "-adv.png")
     write_png(out, res.adversarial)
-    if figure is None or str(figure).lower() != "none":
-        figure = figure or out.with_name(out.stem + "-figure.png")
+    if figure is not None:
         before_after(img, res.adversarial, figure, titles=(
             f"before: {_class_name(clf, res.predicted_before)} p={clean.max():.3f}",
             f"after: {_class_name(clf, res.predicted_after)} p={res.predicted_prob_after:.3f}"))
-    else:
-        figure = None
     if as_json:
         sweep = {"fewest_pixels": tried[-1][0] if tried[-1][2] else None,
                  "sweep": [{"pixels": k, "queries": q, "success": ok} for k, q, ok in tried]} if len(counts) > 1 else {}
@@ -277,6 +287,10 @@ def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: i
                    f"the model ({v.jpeg_survivors_correct} of the {v.correct_successes} on images it classified "
                    f"correctly before the attack); the JPEG alone, without the attack, already does so for "
                    f"{v.jpeg_clean_fooled} of the {v.successes_here} clean images")
+    if v.unreadable:
+        click.echo(f"skipped {len(v.unreadable)} unreadable stored attack(s): "
+                   + "; ".join(f"{uid} ({why})" for uid, why in v.unreadable[:5])
+                   + (" ..." if len(v.unreadable) > 5 else "") + f" (see: onepixel check {run})")
     for d in v.disagreements:
         click.echo(f"  {d['uid']}: stored class {d['stored_class']} (success {d['stored_success']}), "
                    f"here class {d['class_here']} (success {d['success_here']})")
@@ -296,10 +310,41 @@ def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: i
 def report(runs: tuple[Path, ...], out: Path | None, gallery: int, embed: bool, data: Path | None) -> None:
     """Write report.html and report.md for one or more run folders, with every figure (PNG, SVG, PDF) and table
     (CSV, LaTeX) in report_files/."""
+    from .campaign.store import check_run
+    from .inputs import check_writable_folder
     from .report import write_report
 
+    check_writable_folder(out or runs[0], "--out" if out else "the report folder (first run; or give --out)")
     html, md = write_report(list(runs), out or runs[0], gallery=gallery, embed=embed, data_path=data)
+    for r in runs:
+        bad = check_run(r)
+        if bad:
+            click.echo(f"{r}: skipped {len(bad)} unreadable stored attack(s), e.g. {bad[0][0]} ({bad[0][1]}); "
+                       f"see: onepixel check {r}")
     click.echo(f"wrote {html}\nwrote {md}\nfigures (PNG, SVG, PDF) and tables (CSV, LaTeX): {html.parent / 'report_files'}")
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--repair", is_flag=True, help="Move the unreadable attacks out of the store (into a backup copy "
+                                             "beside it) so that re-running evaluate attacks them again.")
+def check(run: Path, repair: bool) -> None:
+    """Check a run folder's store: list the stored attacks that cannot be read; exit 1 if there are any."""
+    from .campaign.store import check_run, repair_run
+
+    bad = check_run(run)
+    if not bad:
+        click.echo(f"{run}: every stored attack is readable")
+        return
+    for uid, why in bad:
+        click.echo(f"  {uid}: {why}")
+    if repair:
+        backup = repair_run(run, [uid for uid, _ in bad])
+        click.echo(f"{run}: removed {len(bad)} unreadable attack(s) (a copy of the store before is {backup}); "
+                   "re-run the same `onepixel evaluate` command to attack them again")
+        return
+    click.echo(f"{run}: {len(bad)} unreadable stored attack(s); `onepixel check {run} --repair` sets them aside")
+    raise SystemExit(1)
 
 
 @cli.command()
@@ -385,8 +430,22 @@ def train(model: str, out: Path | None, epochs: int, batch_size: int, lr: float 
                f"weights: {out / (model + '.safetensors')}")
 
 
+def _show_note(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """onepixel's notes about the input (what was dropped from an image) as one line, other warnings as usual."""
+    from .imageio import DroppedWarning
+
+    if issubclass(category, DroppedWarning):
+        click.echo(f"note: {message}", err=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns user errors into one line on stderr (exit 2), no traceback."""
+    warnings.showwarning = _show_note
     try:
         cli.main(args=argv, prog_name="onepixel", standalone_mode=False)
     except click.exceptions.Abort:
@@ -406,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except SystemExit as e:  # a command's own verdict (verify, check: exit 1)
+        return e.code if isinstance(e.code, int) else 1
     return 0
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .fileio import atomic_path
+
 
 def changed_pixels(original: np.ndarray, adversarial: np.ndarray) -> list[tuple[int, int]]:
     """(x, y) of every pixel where the two images differ, row by row."""
@@ -38,7 +40,8 @@ def before_after(original: np.ndarray, adversarial: np.ndarray, path: str | Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = draw_before_after(original, adversarial, titles, zoom)
-    fig.savefig(path, dpi=dpi)
+    with atomic_path(path) as tmp:  # whole or not at all
+        fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
     return path
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
+from .fileio import atomic_path
 
 #: refuse decompression bombs with a clear message instead of PIL's warning
 MAX_PIXELS = 100_000_000
@@ -29,6 +31,7 @@ def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
                 raise InputError(f"{path} has 16-bit or float pixels (mode {im.mode}{', 16 bits per channel' if wide else ''}); onepixel reads 8-bit images, convert it first")
             if im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr"):
                 raise InputError(f"{path} has unsupported pixel mode {im.mode}; use an 8-bit greyscale or RGB image")
+            _note_dropped(path, im, mode)
             upright = ImageOps.exif_transpose(im)
             upright.load()
             arr = np.array(upright.convert(mode), dtype=np.uint8)  # a writable copy (torch.from_numpy warns on read-only)
@@ -47,10 +50,24 @@ def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
     return arr
 
 
+class DroppedWarning(UserWarning):
+    """Part of an image file was not used (its alpha channel, its later frames); the CLI prints it as a note."""
+
+
+def _note_dropped(path: Path, im: Image.Image, mode: str) -> None:
+    """Say what reading ``im`` as ``mode`` leaves out, so that an attack on it is not taken for an attack on all of it."""
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1:
+        warnings.warn(f"{path} has {frames} frames (an animation); only the first is used", DroppedWarning, stacklevel=3)
+    if "A" in im.mode or (im.mode == "P" and "transparency" in im.info):
+        warnings.warn(f"{path} has an alpha channel; it is dropped (transparent pixels keep their stored colour, "
+                      "flatten the image onto a background first to choose it)", DroppedWarning, stacklevel=3)
+
+
 def write_png(path: str | Path, image: np.ndarray) -> Path:
     """Write a uint8 (H, W, C) array as a lossless PNG (parent folders are created)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arr = image[..., 0] if image.shape[-1] == 1 else image
-    Image.fromarray(np.ascontiguousarray(arr)).save(path, format="PNG")
+    with atomic_path(path) as tmp:  # whole or not at all (a full disk leaves no 0-byte PNG)
+        Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format="PNG")
     return path

@@ -16,14 +16,16 @@ import numpy as np
 from ..api import as_classifier
 from ..candidates import PixelSpace
 from ..errors import InputError, OnepixelError
+from ..fileio import write_text
+from ..inputs import check_evaluate_options, check_writable_folder
 from ..objectives import Targeted, Untargeted
 from ..progress import query_bar, show_queries
 from ..results import AttackResult
 from ..runner import Runner, RunProgress
 from ..search.base import Search
 from ..search.de import DifferentialEvolution
-from .protocol import MODES, PROTOCOLS, WorkUnit, make_units, sample_images
-from .store import ResultStore, load_results
+from .protocol import WorkUnit, make_units, sample_images
+from .store import ResultStore, load_results, run_lock
 
 
 @dataclass
@@ -191,26 +193,33 @@ def evaluate(
     :class:`~onepixel.campaign.ray_backend.RayOptions` also sets the actors and their CPUs and GPUs. The same
     store, the same results; the model must be a zoo name or a file.
     """
-    # this call's settings as given, for worker processes (each runs evaluate on its share of the attacks)
     call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "ray", "_shard", "_live")}
-    if protocol not in PROTOCOLS:
-        raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)} (got {protocol!r})")
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
-    if n < 1 or not pixels or min(pixels) < 1:
-        raise InputError("need n >= 1 images and pixel counts >= 1")
-    from .. import __version__
-
-    if space not in ("input", "file"):
-        raise InputError(f"space must be 'input' or 'file' (got {space!r})")
-    if workers < 1:
-        raise InputError(f"workers must be >= 1 (got {workers})")
+    # every setting is checked before the store is opened: a refused start leaves the run folder as it was
+    check_evaluate_options(n=n, pixels=pixels, mode=mode, protocol=protocol, seed=seed, popsize=popsize,
+                           generations=generations, max_queries=max_queries, search=search,
+                           batch_images=batch_images, space=space, workers=workers)
     if workers > 1 and not isinstance(model, (str, Path)):
         raise InputError("workers > 1 needs the model as a zoo name or a model file (each process loads its own copy)")
     if ray is not None and ray is not False:
         from .ray_backend import check_ray_call
 
         check_ray_call(ray, model, workers)
+    check_writable_folder(out)
+    if _shard is None:  # workers run under their parent's lock
+        with run_lock(out):
+            return _evaluate(**call, progress=progress, on_batch=on_batch, workers=workers, ray=ray)
+    return _evaluate(**call, progress=progress, on_batch=on_batch, workers=workers, ray=ray, _shard=_shard, _live=_live)
+
+
+def _evaluate(model: Any, out: str | Path, dataset: str, split: str, n: int, pixels: tuple[int, ...] | list[int],
+              mode: str, protocol: str, seed: int, popsize: int, generations: int, max_queries: int | None,
+              search: str, batch_images: int, data_path: str | Path | None, space: str, model_options: dict | None,
+              progress: bool, on_batch: Callable[[int, int], None] | None, workers: int, ray: Any,
+              _shard: tuple[int, int] | None = None, _live: tuple[Any, int] | None = None):
+    # this call's settings as given, for worker processes (each runs evaluate on its share of the attacks)
+    call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "ray", "_shard", "_live")}
+    from .. import __version__
+
     clf = as_classifier(model, **(model_options or {}))
     data = with_model_classes(load_dataset(dataset, split, data_path, getattr(clf, "class_names", None)), clf)
     photos = dataset in PHOTO_DATASETS
@@ -260,7 +269,7 @@ def evaluate(
     from .metrics import summarize
 
     metrics = summarize(df, len(data.classes or []) or 10)
-    (Path(out) / "summary.json").write_text(json.dumps(json_safe({"config": config, "metrics": metrics}), indent=1))
+    write_text(Path(out) / "summary.json", json.dumps(json_safe({"config": config, "metrics": metrics}), indent=1))
     return df
 
 
@@ -296,15 +305,30 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
                 show_queries(bar, stored_queries + spent, stored_queries + most,
                              _attack_status(count, total, successes))
     finally:
+        # the workers that ended on their own, before the others are stopped (those are not failures)
+        ended = {i: p.exitcode for i, p in enumerate(procs) if not p.is_alive()}
         for p in procs:
             if p.is_alive():
                 p.terminate()
             p.join()
         bar.close()
-    failed = [i for i, p in enumerate(procs) if p.exitcode]
+    failed = {i: code for i, code in ended.items() if code}
     if failed:
-        raise OnepixelError(f"{len(failed)} of {workers} workers failed (their messages are above); the attacks "
-                            "they finished are stored: re-run the same command to resume")
+        raise OnepixelError(f"{'; '.join(_worker_end(i, code) for i, code in failed.items())}; the attacks finished "
+                            "are stored: re-run the same command to resume")
+
+
+def _worker_end(index: int, code: int) -> str:
+    """How a worker process ended, in words (a signal has no message of its own to show)."""
+    import signal
+
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+        why = " (out of memory, or killed by hand?)" if -code == signal.SIGKILL else ""
+        return f"worker {index} was killed by {name}{why}"
+    if code == 2:
+        return f"worker {index} stopped with the error above"
+    return f"worker {index} failed with exit status {code} (its messages are above)"
 
 
 def _worker(call: dict[str, Any], index: int, workers: int, threads: int, live: Any) -> None:

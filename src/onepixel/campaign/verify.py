@@ -25,6 +25,7 @@ import numpy as np
 
 from ..api import as_classifier
 from ..errors import InputError
+from ..fileio import write_text
 from ..objectives import is_success
 from .evaluate import PHOTO_DATASETS, load_dataset, model_identity, model_input_view
 from .store import apply_changes, load_results
@@ -49,6 +50,9 @@ class Verification:
     jpeg_survivors_correct: int | None = None
     #: the control: successes whose *clean* image, JPEG-encoded alone, already meets the success rule
     jpeg_clean_fooled: int | None = None
+    #: stored attacks that could not be read (undecodable changes, pixels outside the image): uid and why;
+    #: they are left out of every count above
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def agrees(self) -> bool:
@@ -63,7 +67,7 @@ class Verification:
         path = Path(run) / VERIFICATION_FILE
         record = {**asdict(self), "verified_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                   "machine": f"{platform.machine()}, torch {torch.__version__}", "onepixel": __version__}
-        path.write_text(json.dumps(record, indent=1) + "\n")
+        write_text(path, json.dumps(record, indent=1) + "\n")
         return path
 
 
@@ -132,6 +136,7 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
 
         def classify(batch: list[np.ndarray]) -> np.ndarray:
             return clf.probs(np.stack(batch))
+    df, unreadable = _readable(df, images)
     probs, survives, correct, clean_fooled = [], [], [], []
     step = 1 if file_space else batch_size  # never hold more than one batch of rebuilt images (photos can be huge)
     for start in range(0, len(df), step):
@@ -145,6 +150,7 @@ def verify_run(run: str | Path, model: Any = None, data_path: str | Path | None 
             clean_fooled.append(succeeds_after_jpeg(classify, clean, part.iloc[hits], jpeg))
             correct.append((part["predicted_before"] == part["label"]).to_numpy()[hits])
     result = _compare(df, np.concatenate(probs) if probs else np.empty((0, 0)))
+    result.unreadable = unreadable
     if jpeg is not None:
         survived, on_correct, control = (np.concatenate(a) if a else np.zeros(0, dtype=bool)
                                          for a in (survives, correct, clean_fooled))
@@ -170,6 +176,23 @@ def _succeeds(df: Any, probs: np.ndarray) -> np.ndarray:
     targeted = (df["mode"] == "targeted").to_numpy()
     target = np.where(targeted, df["target"].fillna(-1).to_numpy().astype(np.int64), -1)
     return is_success(probs.argmax(1), df["label"].to_numpy(), target)
+
+
+def _readable(df: Any, images: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """The rows whose changes can be rebuilt on their image, and ``(uid, why)`` of the others (those
+    :func:`load_results` already left out included)."""
+    bad = list(df.attrs.get("corrupt", []))
+    keep = np.ones(len(df), dtype=bool)
+    for i, (uid, image, changes) in enumerate(zip(df["uid"], df["image"], df["changes"], strict=True)):
+        if not 0 <= int(image) < len(images):
+            keep[i], why = False, f"image {int(image)} is not in the dataset ({len(images)} images)"
+        else:
+            h, w = images[int(image)].shape[:2]
+            if any(c[0] >= w or c[1] >= h for c in changes):
+                keep[i], why = False, f"a change lies outside the {w}x{h} image"
+        if not keep[i]:
+            bad.append((str(uid), why))
+    return df[keep].reset_index(drop=True), bad
 
 
 def _compare(df: Any, probs: np.ndarray) -> Verification:

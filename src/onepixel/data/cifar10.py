@@ -95,7 +95,11 @@ def load_cifar10(split: str = "test", path: str | Path | None = None, download: 
     if path is not None:
         candidates.append(Path(path))
     if os.environ.get("ONEPIXEL_DATA"):
-        candidates.append(Path(os.environ["ONEPIXEL_DATA"]))
+        env = Path(os.environ["ONEPIXEL_DATA"])
+        if path is None and not env.is_dir():  # a typo here would otherwise end in a download attempt
+            raise DataError(f"ONEPIXEL_DATA={env} is not a folder; point it at the folder with the CIFAR-10 files "
+                            "(train.npz/test.npz or the python batches), or unset it to use the cache")
+        candidates.append(env)
     candidates += [cache_dir() / "cifar10", cache_dir()]
     for folder in candidates:
         looked.append(str(folder))

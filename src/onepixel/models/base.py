@@ -18,6 +18,9 @@ import torch
 from ..candidates import apply
 from ..errors import ModelError
 
+#: how far outside [0, 1] a probability may stray by rounding (bf16 softmax, quantised outputs)
+PROB_TOLERANCE = 1e-2
+
 
 class Classifier(ABC):
     """Base class of model adapters. Subclasses implement :meth:`_forward` for one chunk."""
@@ -130,6 +133,12 @@ class Classifier(ABC):
             raise ModelError(f"the model returned {arr.shape[1]} classes, expected {self.num_classes}")
         if not np.isfinite(arr).all():
             raise ModelError("the model returned NaN or infinite scores; check its input scaling and preprocessing")
+        if arr.shape[1] < 2:  # nothing to move the prediction to: such a model could never be fooled
+            raise ModelError("the model returned one score per image; a classifier needs scores for at least 2 "
+                             "classes (for one sigmoid output p, return [1 - p, p])")
+        if arr.size and (arr.min() < -PROB_TOLERANCE or arr.max() > 1 + PROB_TOLERANCE):
+            raise ModelError(f"the model's scores are not probabilities (they range {arr.min():.3g} to {arr.max():.3g}); "
+                             "if it returns logits, pass output='logits' so a softmax is applied")
         return arr
 
 

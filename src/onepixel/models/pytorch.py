@@ -71,6 +71,15 @@ def fast_bf16_available(device: torch.device | str) -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+@contextmanager
+def _no_grad_warning() -> Iterator[None]:
+    """Moving or casting a TorchScript module reads each parameter's ``.grad``, which makes torch warn once per
+    parameter about non-leaf tensors; nothing here uses gradients, so the warning only hides real ones."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor that is not a leaf")
+        yield
+
+
 def _fold_batchnorm(module: nn.Module) -> nn.Module:
     """Fold eval-mode BatchNorm into the preceding convolutions where torch.fx can trace the module."""
     try:
@@ -130,13 +139,15 @@ class TorchClassifier(Classifier):
         to_probabilities(torch.zeros(1, 1), output)
         self.batch_size = batch_size or (1024 if self.device.type == "cuda" else 64)
         self.num_classes = num_classes
-        self.reference = module.eval().to(self.device)
+        with _no_grad_warning():
+            self.reference = module.eval().to(self.device)
         use_bf16 = precision == "bf16" or (precision == "auto" and fast_bf16_available(self.device))
         self._bf16 = use_bf16
         self.fast = self.reference
         if use_bf16:
             fast = _fold_batchnorm(copy.deepcopy(self.reference))
-            self.fast = fast.to(torch.bfloat16).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
+            with _no_grad_warning():
+                self.fast = fast.to(torch.bfloat16).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.precision = "bf16" if use_bf16 else "fp32"
         self.delta = delta
         self.delta_batch_size = delta_batch_size or 64
@@ -157,7 +168,8 @@ class TorchClassifier(Classifier):
         if self._delta is None:
             module = self.fast
             if not self._bf16:  # fold BN and go channels_last here too: fewer, faster ops on the windows
-                module = _fold_batchnorm(copy.deepcopy(self.reference)).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
+                with _no_grad_warning():
+                    module = _fold_batchnorm(copy.deepcopy(self.reference)).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
             gain = 1.0 if self.delta is True else AUTO_DELTA_GAIN
             self._delta = DeltaEngine(module, self.preprocess, self.delta_batch_size, min_gain=gain)
         return self._delta

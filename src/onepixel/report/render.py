@@ -31,6 +31,7 @@ from ..campaign.metrics import (
 from ..campaign.protocol import attacks_per_image, imagenet_rule
 from ..campaign.store import apply_changes, load_results
 from ..campaign.verify import verification_line
+from ..fileio import write_bytes, write_text
 from . import figures
 from .paper import PaperMatch, paper_match
 from .tables import (
@@ -310,6 +311,11 @@ def _section(folder: Path, label: str, gallery: int, data_path: str | Path | Non
     if planned and len(df) < planned:
         note = (f"Incomplete run: {len(df)} of {planned} attacks finished (the tables count complete images only "
                 f"for the '{ANY_TARGET}' rates). Re-running the same `onepixel evaluate` command resumes it. ") + note
+    if df.attrs.get("corrupt"):
+        bad = df.attrs["corrupt"]
+        note = (f"{len(bad)} stored attack(s) could not be read and are left out of every number here "
+                f"({', '.join(uid for uid, _ in bad[:5])}{', ...' if len(bad) > 5 else ''}; "
+                f"`onepixel check {folder}` lists them). ") + note
     budgets = budget_table(df, len(classes))
     exact = all(b["exact"] for b in budgets)
     fewest_header, fewest_rows = fewest_table(fewest_pixels(df, len(classes)))
@@ -364,7 +370,7 @@ def write_report(runs: list[str | Path], out: str | Path, gallery: int = 8, embe
     for item in overview + [f for s in sections for f in s.figures + s.gallery] + [headline, paper_table] + [
             t for s in sections for t in s.tables]:
         for name, blob in item.files().items():
-            (files / name).write_bytes(blob)
+            write_bytes(files / name, blob)
     env = jinja2.Environment(loader=jinja2.PackageLoader("onepixel.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html"]), keep_trailing_newline=True)
     from .. import __version__
@@ -374,6 +380,6 @@ def write_report(runs: list[str | Path], out: str | Path, gallery: int = 8, embe
            "isnan": lambda v: isinstance(v, float) and math.isnan(v)}
     html = out / "report.html"
     md = out / "report.md"
-    html.write_text(env.get_template("report.html.j2").render(**ctx))
-    md.write_text(env.get_template("report.md.j2").render(**ctx))
+    write_text(html, env.get_template("report.html.j2").render(**ctx))
+    write_text(md, env.get_template("report.md.j2").render(**ctx))
     return html, md
