@@ -278,7 +278,6 @@ def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: i
     from .campaign import verify_run
 
     v = verify_run(run, model=model, data_path=data, device=device, jpeg=jpeg)
-    v.save(run)  # reports quote the last verification
     click.echo(f"{run}: {v.attacks} attacks; successes stored {v.stored_successes}, here {v.successes_here}; "
                f"{len(v.disagreements)} differ in class or verdict; largest probability difference "
                f"{v.max_prob_diff_successes:.1e} (successes), {v.max_prob_diff_failures:.1e} (failures)")
@@ -294,6 +293,7 @@ def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: i
     for d in v.disagreements:
         click.echo(f"  {d['uid']}: stored class {d['stored_class']} (success {d['stored_success']}), "
                    f"here class {d['class_here']} (success {d['success_here']})")
+    v.save(run)  # reports quote the last verification (after printing it: a full disk loses nothing shown)
     if not v.agrees:
         raise SystemExit(1)
 

@@ -104,8 +104,6 @@ def check_input_size(clf: Any, images: np.ndarray) -> None:
             "or attack photos with onepixel.spaces.attack_photo (it crops and resizes to the model's input)")
 
 
-
-
 #: seeds feed numpy's generators, which take integers 0 .. 2**32 - 1 (per image: seed + image index)
 MAX_SEED = 2**32 - 1
 

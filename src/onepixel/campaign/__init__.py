@@ -3,7 +3,8 @@
 from .evaluate import evaluate
 from .metrics import summarize
 from .protocol import WorkUnit, make_units
-from .store import ResultStore, load_results
+from .store import ResultStore, check_run, load_results, repair_run
 from .verify import Verification, verification_line, verify_run
 
-__all__ = ["ResultStore", "Verification", "WorkUnit", "evaluate", "load_results", "make_units", "summarize", "verification_line", "verify_run"]
+__all__ = ["ResultStore", "Verification", "WorkUnit", "check_run", "evaluate", "load_results", "make_units", "repair_run",
+           "summarize", "verification_line", "verify_run"]
