@@ -104,6 +104,7 @@ def test_truncated_transfer_leaves_no_cache(tmp_path, small_cifar):
 
 
 def test_offline_and_nothing_found_says_where_it_looked(tmp_path, monkeypatch):
+    (tmp_path / "nothing").mkdir()  # a folder without CIFAR-10 (a missing one is named at once, without a download)
     monkeypatch.setenv("ONEPIXEL_DATA", str(tmp_path / "nothing"))
     monkeypatch.setenv("ONEPIXEL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("ONEPIXEL_CIFAR10_URL", "http://127.0.0.1:9/none.tar.gz")

@@ -173,19 +173,27 @@ def _children(pid):
         return []
 
 
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads child processes from Linux's /proc")
 def test_a_killed_worker_is_named_and_the_run_resumes(tmp_path, capsys, uninterrupted):
     out = tmp_path / "run"
     env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
     cmd = [sys.executable, "-m", "onepixel.cli", *ARGS[:-1], "1", "--workers", "2", "--out", str(out)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while _count(out) < 1 and time.time() < deadline and proc.poll() is None:
+    deadline = time.time() + 600
+    workers = []
+    while not (workers and _count(out) >= 1) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    workers = [c for c in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        workers = [c for c in _children(proc.pid) if b"spawn_main" in _cmdline(c)]
     assert proc.poll() is None and workers, "the run ended before a worker could be killed"
     os.kill(workers[-1], signal.SIGKILL)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=900)
     # (multiprocessing's resource tracker may add its own warning about the killed process's semaphores)
     errors = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and len(errors) == 1, err
@@ -200,12 +208,12 @@ def test_a_second_evaluate_into_the_same_folder_is_refused_while_the_first_runs(
     env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
     cmd = [sys.executable, "-m", "onepixel.cli", *ARGS[:-1], "1", "--out", str(out)]
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
+    deadline = time.time() + 600
     while _count(out) < 1 and time.time() < deadline and first.poll() is None:
         time.sleep(0.02)
     assert first.poll() is None, "the first run ended before the second started"
     # the second (here, in this process: it reaches the lock in milliseconds) neither waits nor repeats work
     _fails_in_one_line(ARGS + ["--out", out], capsys, f"another onepixel evaluate (pid {first.pid}) is writing to {out}")
-    assert first.wait(timeout=300) == 0
+    assert first.wait(timeout=900) == 0
     pd.testing.assert_frame_equal(_rows(out), uninterrupted)
     _resumes_to(out, uninterrupted, capsys)  # the lock went with the first process
