@@ -9,18 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from . import __version__
 from .errors import OnepixelError
 from .inputs import check_class, check_max_queries, check_outputs, check_seed, closest
 from .objectives import LOSSES
-
-
-def _class_name(clf, k: int | None) -> str:
-    names = getattr(clf, "class_names", None)
-    if k is None:
-        return "-"
-    return f"{k} ({names[k]})" if names and 0 <= k < len(names) else str(k)
 
 
 def _parse_class(clf, value: str | None, what: str) -> int | None:
@@ -37,10 +31,106 @@ def _parse_class(clf, value: str | None, what: str) -> int | None:
     return check_class(index, getattr(clf, "num_classes", None) or (len(names) or None), what)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: the searches the CLI offers, with what each is; rs is the default of every command
+SEARCHES = {
+    "rs": "Sparse-RS-style random search (the default: the most successes per query)",
+    "de": "differential evolution (the paper's search)",
+    "corner": "CornerSearch scan",
+    "cma": "CMA-ES",
+    "oracle": "exhaustive scan of every one-pixel corner change (1 pixel only)",
+}
+PAPER_DE = {"popsize": 400, "generations": 100}
+
+
+class _Group(click.Group):
+    """Lists each command with its whole first sentence (click cuts it at ~45 characters)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def search_options(f: Any) -> Any:
+    """The search options ``attack`` and ``evaluate`` share: the same names, defaults and meanings."""
+    options = [
+        click.option("--search", "search_name", type=click.Choice(list(SEARCHES)), default="rs", show_default=True,
+                     help="How candidate changes are searched: " + "; ".join(f"{k}: {v}" for k, v in SEARCHES.items())
+                          + "."),
+        click.option("--paper", is_flag=True,
+                     help="The paper's attack: --search de with population 400, 100 generations, rand/1, F = 0.5 "
+                          "and no query cap; refuses any option that changes it."),
+        click.option("--max-queries", type=click.IntRange(min=1), default=None,
+                     help="Cap on search queries per attack [default: the search's own budget: rs 10,000 (8,704 "
+                          "for 1 pixel on 32x32: every corner colour everywhere plus 512 finer ones), de "
+                          "population x (generations + 1) = 40,400]."),
+        click.option("--popsize", type=int, default=None,
+                     help="[DE only: with --search de] population per image [default: 400, the paper's]."),
+        click.option("--generations", type=int, default=None,
+                     help="[DE only: with --search de] generations after the first population [default: 100, the "
+                          "paper's]."),
+        click.option("--seed", default=0, show_default=True, help="Random seed; the same seed gives the same result."),
+        click.option("--device", default="cpu", show_default=True,
+                     help="Where the model runs: cpu, cuda or cuda:N (a GPU runs a campaign ~100x faster)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def resolve_search(search_name: str, paper: bool, popsize: int | None, generations: int | None,
+                   max_queries: int | None, search_given: bool) -> tuple[str, int, int]:
+    """``(search, popsize, generations)`` from the shared options; DE options with another search, or options
+    that change the paper's DE with ``--paper``, are errors (never a silent switch of search)."""
+    de_given = [f"--{name} {value}" for name, value in (("popsize", popsize), ("generations", generations))
+                if value is not None]
+    if paper:
+        clash = [f"--search {search_name}"] if search_given and search_name != "de" else []
+        clash += [f"--{name} {value}" for name, value in (("popsize", popsize), ("generations", generations))
+                  if value is not None and value != PAPER_DE[name]]
+        clash += [f"--max-queries {max_queries}"] if max_queries is not None else []
+        if clash:
+            raise OnepixelError(f"--paper means the paper's DE (population 400, 100 generations, no query cap); "
+                                f"drop {', '.join(clash)}")
+        return "de", PAPER_DE["popsize"], PAPER_DE["generations"]
+    if search_name != "de" and de_given:
+        raise OnepixelError(f"{' and '.join(de_given)}: DE options, but the search is {search_name}; add --search de "
+                            f"(or --paper for the paper's DE), or drop them")
+    return search_name, popsize or PAPER_DE["popsize"], generations if generations is not None else PAPER_DE["generations"]
+
+
+def _search_given(ctx: click.Context) -> bool:
+    return ctx.get_parameter_source("search_name") is not click.core.ParameterSource.DEFAULT
+
+
+def _names(clf: Any) -> list[str] | None:
+    return getattr(clf, "class_names", None) or None
+
+
+def _name_of(names: list[str] | None, k: int | None) -> str | None:
+    return names[k] if names is not None and k is not None and 0 <= k < len(names) else None
+
+
+def _duration(seconds: float) -> str:
+    """A rough human duration: "40 s", "12 min", "3.4 h", "2.1 days"."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="onepixel")
 def cli() -> None:
-    """Few-pixel black-box adversarial attacks on image classifiers (Su, Vargas & Sakurai's one-pixel attack)."""
+    """Few-pixel black-box adversarial attacks on image classifiers (Su, Vargas & Sakurai's one-pixel attack).
+
+    New here? `onepixel demo` (about a minute on a laptop CPU) attacks CIFAR-10 images both ways, writes a report
+    and prints the next commands with their expected time."""
 
 
 @cli.command()
@@ -62,39 +152,36 @@ def cli() -> None:
               help="Pixels to change. Repeat to find the fewest that fool the model (-k 1 -k 2 -k 3 -k 5: "
                    "each count is tried, smallest first, until one succeeds).")
 @click.option("--target", "-t", default=None, help="Target class (index or name); untargeted if omitted.")
-@click.option("--label", default=None, help="True class (index or name); default: the model's prediction on the clean image.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--popsize", default=400, show_default=True, help="DE population (paper: 400).")
-@click.option("--generations", default=100, show_default=True, help="DE generations (paper: 100).")
-@click.option("--search", "search_name", type=click.Choice(["de", "rs", "corner", "cma"]), default=None,
-              help="Search: de (differential evolution), rs (Sparse-RS-style random search), corner (CornerSearch "
-                   "scan), cma (CMA-ES); rs/corner/cma plan for --max-queries, else 10,000 [default: rs, or de when "
-                   "--popsize/--generations differ from the paper's].")
-@click.option("--paper", is_flag=True, help="DE with the paper's settings: population 400, 100 generations, rand/1, F = 0.5.")
-@click.option("--max-queries", type=int, default=None, help="Cap on model queries.")
+@click.option("--label", default=None,
+              help="The image's true class (index or name) [default: the model's own prediction on the clean image, "
+                   "which the attack then tries to change].")
+@search_options
 @click.option("--loss", type=click.Choice(LOSSES), default="probability", show_default=True,
               help="What the search minimises: the paper's class probability, or the margin to the strongest rival "
                    "class (helps targeted attacks where the target's probability is flat).")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the adversarial PNG [default: IMAGE-adv.png beside the input].")
+              help="Where to write the adversarial PNG [default: IMAGE-adv.png beside the input, only if the attack "
+                   "succeeds; given, it is written either way (a failure: the best attempt)].")
 @click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Before/after figure PNG [default: OUT with -figure.png]; 'none' to skip.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: tuple[str, ...], explain: bool, space: str, pixels: tuple[int, ...], target: str | None,
-           label: str | None, seed: int, popsize: int, generations: int, search_name: str | None, paper: bool,
-           max_queries: int | None, loss: str, device: str, out: Path | None, figure: Path | None,
-           as_json: bool) -> None:
+              help="Before/after figure PNG [default: OUT with -figure.png, written with the PNG]; 'none' to skip.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress bar).")
+@click.pass_context
+def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None, preprocess_items: tuple[str, ...],
+           explain: bool, space: str, pixels: tuple[int, ...],
+           target: str | None, label: str | None, search_name: str, paper: bool, max_queries: int | None,
+           popsize: int | None, generations: int | None, seed: int, device: str, loss: str, out: Path | None,
+           figure: Path | None, as_json: bool) -> None:
     """Attack one IMAGE file (any size: photos are centre-cropped and resized to the model's input) and write
-    the adversarial PNG plus a before/after figure."""
-    from .api import as_classifier, default_search
+    the adversarial PNG plus a before/after figure. One attack takes seconds on a CPU for a CIFAR-10 net (at
+    most 10,000 queries with the default search)."""
+    from .api import as_classifier
+    from .campaign.evaluate import attack_budget
     from .data.labels import resolve_labels
-    from .figure import before_after
-    from .imageio import read_image, write_png
+    from .imageio import read_image
     from .spaces import attack_photo
 
-    if paper and search_name not in (None, "de"):
-        raise OnepixelError(f"--paper means DE with the paper's settings; drop --search {search_name} or use --search de")
+    search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
+                                                       _search_given(ctx))
     if paper and loss != "probability":
         raise OnepixelError("--paper means the paper's fitness (class probability); drop --loss margin or --paper")
     if paper and max_queries is not None:
@@ -113,6 +200,7 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
         return
     if out is not None and out.suffix.lower() != ".png":  # checked before the attack spends its queries
         raise OnepixelError(f"--out {out} must be a .png file (the adversarial image is saved losslessly as PNG)")
+    out_given = out is not None  # a failure's best attempt is written only when asked for
     out = out or image.with_name(image.stem + "-adv.png")
     skip_figure = figure is not None and str(figure).lower() == "none"
     figure = None if skip_figure else figure or out.with_name(out.stem + "-figure.png")
@@ -123,61 +211,155 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
         clf.probs(photo[None])  # a model that takes the photo as it is: one call tells its classes, to check them
     lab = _parse_class(clf, label, "label")
     tgt = _parse_class(clf, target, "target")
-    if paper:
-        popsize, generations, search_name = 400, 100, "de"
-    chosen: dict[str, Any] = {"loss": loss} | ({} if search_name is None else {"search": search_name})
     counts = sorted(set(pixels))  # a count < 1 is refused by the first attack, before any query
     tried = []  # (pixels, queries, success) per count, smallest first, until one fools the model
     for k in counts:
-        pa = attack_photo(clf, photo, lab, space=space, target=tgt, pixels=k, seed=seed, popsize=popsize,
-                          generations=generations, max_queries=max_queries, progress=not as_json, **chosen)
+        pa = attack_photo(clf, photo, lab, space=space, target=tgt, pixels=k, seed=seed, search=search_name,
+                          popsize=popsize, generations=generations, max_queries=max_queries,
+                          progress=not as_json, loss=loss)
         tried.append((k, pa.result.queries, pa.result.success))
         if pa.result.success:
             break
-    res, img, clean = pa.result, pa.original, pa.probs_before
-    lab = res.label
-    write_png(out, res.adversarial)
-    if figure is not None:
-        before_after(img, res.adversarial, figure, titles=(
-            f"before: {_class_name(clf, res.predicted_before)} p={clean.max():.3f}",
-            f"after: {_class_name(clf, res.predicted_after)} p={res.predicted_prob_after:.3f}"))
+    res = pa.result
+    # a failure is written only when asked for (--out): a file named -adv that fools nothing misleads
+    adv_path = out if res.success or out_given else None
+    fig_path = figure if adv_path is not None or (figure is not None and not skip_figure and figure != out.with_name(
+        out.stem + "-figure.png")) else None
+    _write_attack_files(pa, clf, adv_path, fig_path)
+    # the most queries one attack could spend here (file space: the crop box is searched, not known here)
+    budget = attack_budget(search_name, tried[-1][0], pa.original.shape, popsize, generations, max_queries) \
+        if space == "input" else None
+    record = attack_record(pa, clf, image, search_name, lab is not None, tried, adv_path, fig_path, budget,
+                           {"popsize": popsize, "generations": generations} if search_name == "de" else {},
+                           max_queries)
+    record["model"] = describe_model(clf)
     if as_json:
-        sweep = {"fewest_pixels": tried[-1][0] if tried[-1][2] else None,
-                 "sweep": [{"pixels": k, "queries": q, "success": ok} for k, q, ok in tried]} if len(counts) > 1 else {}
-        click.echo(json.dumps({**pa.to_dict(), "image": str(image), "adversarial_png": str(out),
-                               "figure": str(figure) if figure else None, **sweep, "model": describe_model(clf)},
-                              indent=1))
+        click.echo(json.dumps(record, indent=1))
         return
-    for when, top in (("before", pa.top(5)), ("after", pa.top(5, after=True))):
-        click.echo(f"top-5 {when}: " + ", ".join(f"{_class_name(clf, k)} {p:.3f}" for k, p in top))
-    click.echo(f"before: {_class_name(clf, int(clean.argmax()))} p={clean.max():.3f}  (true: {_class_name(clf, lab)} p={res.label_prob_before:.3f})")
-    click.echo(f"after:  {_class_name(clf, res.predicted_after)} p={res.predicted_prob_after:.3f}  (true: p={res.label_prob_after:.3f})")
-    verdict = "SUCCESS" if res.success else "failed"
-    goal = f"target {_class_name(clf, tgt)}" if tgt is not None else "untargeted"
-    de = (search_name or default_search(popsize, generations)) == "de"
-    rounds = f"{res.generations} generations" if de else f"{res.generations} rounds"
+    _echo_attack(record, pa, clf, space)
+
+
+def _write_attack_files(pa: Any, clf: Any, adv_path: Path | None, fig_path: Path | None) -> None:
+    from .figure import before_after
+    from .imageio import write_png
+
+    res, names = pa.result, _names(clf)
+
+    def title(when: str, k: int, p: float) -> str:
+        name = _name_of(names, k)
+        return f"{when}: {k}{f' ({name})' if name else ''} p={p:.3f}"
+
+    if adv_path is not None:
+        write_png(adv_path, res.adversarial)
+    if fig_path is not None:
+        before_after(pa.original, res.adversarial, fig_path, titles=(
+            title("before", int(pa.probs_before.argmax()), float(pa.probs_before.max())),
+            title("after", res.predicted_after, res.predicted_prob_after)))
+
+
+def attack_record(pa: Any, clf: Any, image: Path, search: str, label_given: bool, tried: list[tuple[int, int, bool]],
+                  adv_path: Path | None, fig_path: Path | None, budget: int | None, de_settings: dict[str, int],
+                  max_queries: int | None) -> dict[str, Any]:
+    """The JSON of one ``onepixel attack``: class names beside every class index, each changed pixel as an object."""
+    res, names = pa.result, _names(clf)
+    grey = pa.original.shape[-1] == 1
+
+    def cls(key: str, k: int | None) -> dict[str, Any]:
+        return {key: k, f"{key}_name": _name_of(names, k)}
+
+    def top(after: bool) -> list[dict[str, Any]]:
+        return [{"class": k, "name": _name_of(names, k), "p": p} for k, p in pa.top(5, after=after)]
+
+    changes = [{"x": int(p[0]), "y": int(p[1]), ("grey" if grey else "rgb"): [int(v) for v in p[2:]],
+                "was": [int(v) for v in pa.original[p[1], p[0]]]} for p in res.pixels]
+    counts = [k for k, _, _ in tried]
+    sweep = {"fewest_pixels": tried[-1][0] if tried[-1][2] else None,
+             "sweep": [{"pixels": k, "queries": q, "success": ok} for k, q, ok in tried]} if len(counts) > 1 else {}
+    return {
+        "image": str(image), "success": res.success, "goal": "untargeted" if res.target is None else "targeted",
+        **cls("label", res.label), "label_source": "given" if label_given else "model prediction",
+        **cls("target", res.target), **cls("predicted_before", res.predicted_before),
+        **cls("predicted_after", res.predicted_after), "predicted_prob_after": res.predicted_prob_after,
+        "label_prob_before": res.label_prob_before, "label_prob_after": res.label_prob_after,
+        "target_prob_after": res.target_prob_after,
+        "search": search, **({"search_settings": de_settings} if de_settings else {}), "max_queries": max_queries,
+        "budget": budget, "pixels": tried[-1][0], "changes": changes,
+        "queries": res.queries, "first_success_query": getattr(res, "first_success_query", None),
+        "verify_queries": res.verify_queries, "model_queries": res.model_queries, "rounds": res.generations + 1,
+        "seconds": res.seconds, "seed": res.seed, "space": pa.space, "changed_pixels": pa.changed_pixels(),
+        "image_size": [int(pa.original.shape[1]), int(pa.original.shape[0])],
+        "top5_before": top(False), "top5_after": top(True),
+        "jpeg": {"quality": pa.jpeg_quality, **cls("predicted", pa.jpeg_predicted), "label_prob": pa.jpeg_label_prob,
+                 "survives": pa.jpeg_survives},
+        "adversarial_png": str(adv_path) if adv_path else None, "figure": str(fig_path) if fig_path else None, **sweep,
+    }
+
+
+def _echo_attack(rec: dict[str, Any], pa: Any, clf: Any, space: str) -> None:
+    """The text form of one attack's record."""
+    def c(k: int | None) -> str:
+        name = _name_of(_names(clf), k)
+        return "-" if k is None else f"{name} ({k})" if name else str(k)
+
+    lab = rec["label"]
+    for when, key in (("before", "top5_before"), ("after", "top5_after")):
+        click.echo(f"top-5 {when}: " + ", ".join(f"{c(t['class'])} {t['p']:.3f}" for t in rec[key]))
+    # the class attacked is the model's own answer unless --label says what the image truly shows
+    whose = "true class, given by --label" if rec["label_source"] == "given" else \
+        "the model's prediction on the clean image; pass --label if the true class differs"
+    click.echo(f"before: {c(rec['predicted_before'])} p={pa.probs_before.max():.3f}  "
+               f"(attacked class {c(lab)}: {whose})")
+    click.echo(f"after:  {c(rec['predicted_after'])} p={rec['predicted_prob_after']:.3f}  "
+               f"(class {c(lab)} p={rec['label_prob_after']:.3f})")
+    goal = f"target {c(rec['target'])}" if rec["target"] is not None else "untargeted"
+    steps = f"{rec['rounds'] - 1} generations" if rec["search"] == "de" else f"{rec['rounds']} rounds"
+    budget = f" of at most {rec['budget']:,}" if rec["budget"] else ""
     # DE stops at the paper's thresholds, often long after the first success: say both
-    when = (f": fooled after {res.first_success_query:,} queries (stopped at {res.queries:,})"
-            if res.success and res.first_success_query is not None else f" after {res.queries:,} queries")
-    click.echo(f"{verdict} ({goal}){when}, {rounds}, {res.seconds:.1f} s")
-    for p in res.pixels:
-        click.echo(f"  pixel x={p[0]} y={p[1]} -> {tuple(p[2:])}  (was {tuple(int(v) for v in img[p[1], p[0]])})")
-    changed = f"{space} space, {img.shape[1]}x{img.shape[0]}: {pa.changed_pixels()} pixel(s) changed"
-    if res.success:  # whether a failed attack "survives" JPEG says nothing
-        survive = "survives" if pa.jpeg_survives else "does not survive"
-        changed += (f"; the attack {survive} a JPEG re-encode at quality {pa.jpeg_quality} "
-                    f"(then {_class_name(clf, pa.jpeg_predicted)})")
+    when = (f": fooled after {rec['first_success_query']:,} queries (stopped at {rec['queries']:,}{budget})"
+            if rec["success"] and rec["first_success_query"] is not None else f" after {rec['queries']:,}{budget} queries")
+    verdict = "SUCCESS" if rec["success"] else "failed"
+    click.echo(f"{verdict} ({goal}, search {rec['search']}){when}, {steps}, {rec['seconds']:.1f} s")
+    for ch in rec["changes"]:  # a failure's are its best attempt
+        colour = ch.get("rgb", ch.get("grey"))
+        click.echo(f"  {'pixel' if rec['success'] else 'best attempt: pixel'} x={ch['x']} y={ch['y']} -> "
+                   f"{tuple(colour)}  (was {tuple(ch['was'])})")
+    changed = f"{space} space, {rec['image_size'][0]}x{rec['image_size'][1]}: {rec['changed_pixels']} pixel(s) changed"
+    if rec["success"]:  # whether a failed attack "survives" JPEG says nothing
+        survive = "survives" if rec["jpeg"]["survives"] else "does not survive"
+        changed += f"; the attack {survive} a JPEG re-encode at quality {rec['jpeg']['quality']} " \
+                   f"(then {c(rec['jpeg']['predicted'])})"
     click.echo(changed)
-    if len(counts) > 1:
-        steps = ", ".join(f"{k} px {'fooled it' if ok else 'failed'} ({q:,} queries)" for k, q, ok in tried)
-        fewest = f"fewest pixels that fool it: {tried[-1][0]}" if tried[-1][2] else \
-            f"no count up to {counts[-1]} pixels fooled it"
-        click.echo(f"{fewest} — {steps}")
-    click.echo(f"wrote {out}" + (f" and {figure}" if figure else ""))
+    if "sweep" in rec:
+        steps_done = ", ".join(f"{s['pixels']} px {'fooled it' if s['success'] else 'failed'} ({s['queries']:,} queries)"
+                               for s in rec["sweep"])
+        fewest = f"fewest pixels that fool it: {rec['fewest_pixels']}" if rec["fewest_pixels"] else \
+            f"no count up to {rec['sweep'][-1]['pixels']} pixels fooled it"
+        click.echo(f"{fewest} — {steps_done}")
+    files = [f for f in (rec["adversarial_png"], rec["figure"]) if f]
+    if files:
+        click.echo("wrote " + " and ".join(files) + ("" if rec["success"] else " (the best attempt; it does not fool the model)"))
+    if not rec["success"] and not rec["adversarial_png"]:
+        click.echo("no adversarial image written: the attack failed (pass --out FILE.png to save the best attempt; "
+                   "try -k 3, --max-queries or --target for more)")
+
+
+#: how many attacks a campaign runs when --n is not given: minutes on a CPU
+QUICK_ATTACKS = 50
+
+
+def quick_n(protocol: str, mode: str, dataset: str) -> int:
+    """Images for about :data:`QUICK_ATTACKS` attacks (CIFAR-10), or 5 photos: a run of minutes on a CPU."""
+    from .campaign.protocol import attacks_per_image
+
+    classes = {"cifar10": 10, "cifar100": 100}.get(dataset)
+    if classes is None:  # photos: larger models, slower queries
+        return 5
+    return max(1, -(-QUICK_ATTACKS // attacks_per_image(protocol, mode, classes)))
 
 
 @cli.command()
-@click.option("--model", "-m", required=True, help="Zoo name, model file, or Hugging Face checkpoint (folder or cached hub id).")
+@click.option("--model", "-m", required=True, help="Zoo name (allconv, nin, vgg16, resnet20), a model file (.onnx, .tflite, "
+              ".pt TorchScript), or a Hugging Face checkpoint (folder or cached hub id).")
 @click.option("--preprocess", "preprocess_items", multiple=True, metavar="KEY=VALUE",
               help="Override the model's declared preprocessing, as for onepixel attack (recorded in the run).")
 @click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet-sample", "photos", "imagenet-val", "folder"]),
@@ -185,21 +367,21 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
               help="cifar10, cifar100 (official archive or its folder; --data or cache), or photos in a folder (--data): "
                    "imagenet-sample / photos (labels.csv), imagenet-val (synset folders, or flat val photos with the "
                    "devkit ground truth + meta.mat or LOC_val_solution.csv), folder (any class-folder tree).")
-@click.option("--split", default="test", show_default=True)
-@click.option("--n", "n", default=500, show_default=True, help="Images to sample (reproducibly from --seed).")
+@click.option("--split", default="test", show_default=True,
+              help="Split the images are sampled from (CIFAR: test or train).")
+@click.option("--n", "n", type=click.IntRange(min=1), default=None,
+              help=f"Images to attack, sampled reproducibly from --seed [default: a quick run of minutes on a CPU: "
+                   f"about {QUICK_ATTACKS} attacks (6 images with the paper protocol's 9 targeted attacks each, "
+                   f"{QUICK_ATTACKS} with one untargeted attack each), 5 photos; the paper used 500].")
 @click.option("--pixels", "-k", multiple=True, type=int, default=(1,), show_default=True, help="Pixel counts; repeat: -k 1 -k 3 -k 5.")
-@click.option("--mode", type=click.Choice(["untargeted", "targeted", "both"]), default="both", show_default=True)
-@click.option("--protocol", type=click.Choice(["paper", "strict"]), default="paper", show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--popsize", default=400, show_default=True, help="DE population (paper: 400).")
-@click.option("--generations", default=100, show_default=True, help="DE generations (paper: 100).")
-@click.option("--max-queries", type=int, default=None, help="Per-attack cap on queries.")
-@click.option("--search", "search_name", type=click.Choice(["de", "rs", "corner", "cma", "oracle"]), default="de",
-              show_default=True, help="Search strategy; de with the defaults is the paper's.")
-@click.option("--paper", is_flag=True, help="Insist on the paper's DE (population 400, 100 generations, rand/1, "
-                                             "F = 0.5, no query cap): refuses any option that changes it.")
-@click.option("--batch-images", default=64, show_default=True, help="Attacks run together in one batch.")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--mode", type=click.Choice(["untargeted", "targeted", "both"]), default="both", show_default=True,
+              help="Strict protocol: true untargeted attacks, targeted ones toward every other class, or both "
+                   "(the paper protocol always runs the targeted ones).")
+@click.option("--protocol", type=click.Choice(["paper", "strict"]), default="paper", show_default=True,
+              help="paper: random images (misclassified ones included), one targeted attack toward each other "
+                   "class, non-targeted success = any of them; strict: correctly classified images only.")
+@search_options
+@click.option("--batch-images", default=64, show_default=True, help="Attacks run together in one batch (a GPU: 270).")
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: ONEPIXEL_DATA, cache, download].")
 @click.option("--space", type=click.Choice(["input", "file"]), default="input", show_default=True,
               help="Photo datasets: attack the model input (paper) or the full-resolution photo.")
@@ -214,33 +396,41 @@ def attack(image: Path, model: str, labels_spec: str | None, preprocess_items: t
 @click.option("--ray-gpus", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="GPUs per Ray actor (0.5: two actors per GPU); > 0 runs the model on the actor's GPU.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder; re-running resumes.")
-def evaluate(model: str, preprocess_items: tuple[str, ...], dataset: str, split: str, n: int, pixels: tuple[int, ...], mode: str, protocol: str, seed: int,
-             popsize: int, generations: int, max_queries: int | None, search_name: str, paper: bool, batch_images: int,
-             device: str, data: Path | None, space: str, workers: int, ray_address: str | None,
-             ray_actors: int | None, ray_cpus: float, ray_gpus: float, out: Path) -> None:
-    """Run the paper's (or the strict) evaluation protocol; every attack is stored at once, re-running resumes."""
+@click.pass_context
+def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], dataset: str, split: str, n: int | None, pixels: tuple[int, ...], mode: str,
+             protocol: str, search_name: str, paper: bool, max_queries: int | None, popsize: int | None,
+             generations: int | None, seed: int, device: str, batch_images: int, data: Path | None, space: str,
+             workers: int, ray_address: str | None, ray_actors: int | None, ray_cpus: float, ray_gpus: float,
+             out: Path) -> None:
+    """Run the paper's (or the strict) evaluation protocol on many images; every attack is stored at once,
+    re-running resumes. Without --n a quick run of minutes on a CPU."""
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
     from .models.metadata import parse_overrides
     from .report.tables import print_summary
 
     overrides = parse_overrides(preprocess_items)
-
-    if paper:
-        changed = [f"--{name} {value}" for name, value, default in (
-            ("search", search_name, "de"), ("popsize", popsize, 400), ("generations", generations, 100),
-            ("max-queries", max_queries, None)) if value != default]
-        if changed:
-            raise OnepixelError(f"--paper means the paper's DE; drop {', '.join(changed)}")
-
+    search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
+                                                       _search_given(ctx))
+    quick = n is None
+    n = quick_n(protocol, mode, dataset) if n is None else n
+    click.echo(f"{model}: {protocol} protocol, {n} images{' (a quick run; --n for more)' if quick else ''}, "
+               f"{'/'.join(map(str, sorted(set(pixels))))} pixel(s), search {search_name}"
+               f"{' (the paper DE)' if paper else ''}; results go to {out}", err=True)
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
                       search=search_name, batch_images=batch_images, data_path=data, space=space,
                       model_options={"device": device, **({"preprocess": overrides} if overrides else {})},
                       workers=workers, ray=_ray_options(ray_address, ray_actors, ray_cpus, ray_gpus))
-    print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images")
+    print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images, search {search_name}")
     _print_headline(df)
     click.echo(f"results: {out}/results.sqlite ({len(df)} attacks); report: onepixel report {out}")
+    if quick and len(df):
+        per_image = float(df["seconds"].sum()) / max(1, df["image"].nunique())
+        click.echo(f"This was a quick run of {n} images (the default without --n). To scale up, give --n and a new "
+                   f"--out, e.g. --n 100 (about {_duration(100 * per_image)} at this run's "
+                   f"{per_image:.1f} s per image) or the paper's --n 500 (about {_duration(500 * per_image)}); "
+                   f"a GPU (--device cuda) is much faster.")
 
 
 def _ray_options(address: str | None, actors: int | None, cpus: float, gpus: float) -> Any:
@@ -324,6 +514,10 @@ def report(runs: tuple[Path, ...], out: Path | None, gallery: int, embed: bool, 
     click.echo(f"wrote {html}\nwrote {md}\nfigures (PNG, SVG, PDF) and tables (CSV, LaTeX): {html.parent / 'report_files'}")
 
 
+#: an AllConv campaign on one H100 (docs/benchmarks.md): what the demo quotes for "on a GPU"
+GPU_QUERIES_PER_S = 228_000
+
+
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--repair", is_flag=True, help="Move the unreadable attacks out of the store (into a backup copy "
@@ -348,43 +542,125 @@ def check(run: Path, repair: bool) -> None:
 
 
 @cli.command()
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("onepixel-demo"), show_default=True)
-@click.option("--n", "n", default=20, show_default=True, help="Test images to attack.")
-@click.option("--generations", default=15, show_default=True, help="DE generations (paper: 100); 15 keeps the demo near two minutes on 2 CPU cores.")
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="CIFAR-10 folder [default: ONEPIXEL_DATA, cache, download].")
-def demo(out: Path, n: int, generations: int, data: Path | None) -> None:
-    """The main job in one command: attack CIFAR-10 test images with the shipped AllConv and write a report."""
-    from . import zoo
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("onepixel-demo"),
+              show_default=True, help="Folder for the run, the report and the figures.")
+@click.option("--model", "-m", default="allconv", show_default=True,
+              help="The CIFAR-10 model to attack: a zoo name or a model file taking 32x32 images.")
+@click.option("--n", "n", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Correctly classified CIFAR-10 test images to attack.")
+@click.option("--max-queries", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Queries per attack (the default search's full budget is 8,704 at 1 pixel; the images it fools "
+                   "mostly fall within a few hundred).")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="CIFAR-10 folder [default: ONEPIXEL_DATA, the cache, else the official download].")
+def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> None:
+    """The main jobs in about a minute on a CPU: an untargeted and a targeted one-pixel attack on CIFAR-10
+    test images, a report, before/after figures, and the next commands with their expected time."""
+    from .api import as_classifier
     from .api import attack as run_attack
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
-    from .data import load_cifar10
-    from .imageio import write_png
+    from .campaign.evaluate import attack_budget
+    from .data import CIFAR10_CLASSES, load_cifar10
     from .report import write_report
     from .report.tables import print_summary
 
-    x, y = load_cifar10("test", data)  # cache, ONEPIXEL_DATA or the official download
-    click.echo(f"CIFAR-10 test set: {len(x):,} images. Attacking {n} correctly classified ones with AllConv "
-               f"(1 pixel, untargeted, DE population 400 x {generations} generations)...")
+    x, y = load_cifar10("test", data)
+    clf = as_classifier(model)
+    names = _names(clf) or list(CIFAR10_CLASSES)
+    click.echo(f"onepixel demo: {model} on {n} correctly classified CIFAR-10 test images, 1 pixel, the default "
+               f"search (rs), at most {max_queries:,} queries per attack.\n")
+    click.echo("1. Untargeted: change one pixel so that the model no longer answers the true class.")
     run_dir = out / "run"
-    df = run_evaluate("allconv", run_dir, n=n, pixels=[1], mode="untargeted", protocol="strict",
-                      generations=generations, data_path=data)
-    print_summary(summarize(df), title=f"AllConv, 1 pixel, strict protocol, {n} images")
+    df = run_evaluate(model, run_dir, n=n, pixels=[1], mode="untargeted", protocol="strict", search="rs",
+                      max_queries=max_queries, data_path=data)
+    print_summary(summarize(df), title=f"{model}, 1 pixel, untargeted, {n} images")
     _print_headline(df)
-    clf = zoo.load("allconv")
-    img, lab = x[int(df["image"].iloc[0])], int(df["label"].iloc[0])
-    target = (lab + 1) % 10
-    res = run_attack(clf, img, lab, targets=target, generations=generations, seed=0)[0]
-    names = clf.class_names or [str(c) for c in range(10)]
-    verdict = "succeeded" if res.success else "did not succeed within this budget"
-    click.echo(f"targeted example: {names[lab]} -> {names[target]} {verdict}: now {names[res.predicted_after]} "
-               f"({res.predicted_prob_after:.1%}), pixel {res.pixels[0]}, {res.queries:,} queries")
-    write_png(out / "targeted-original.png", img)
-    write_png(out / "targeted-adversarial.png", res.adversarial)
+    fooled = df[df["success"]].sort_values("queries")
+    queries, seconds = int(df["queries"].sum()), float(df["seconds"].sum())
+    if fooled.empty:
+        click.echo(f"No image fell within {max_queries:,} queries; try --max-queries 8704 or --n 40.")
+    else:
+        row = fooled.iloc[0]
+        adv = _apply_changes(x[int(row["image"])], row["changes"])
+        _demo_example(clf, names, out / "untargeted", x[int(row["image"])], adv, int(row["image"]),
+                      int(row["label"]), int(row["predicted_after"]), float(row["predicted_prob_after"]),
+                      int(row["queries"]), None)
+
+        click.echo("\n2. Targeted: make the model answer a class we choose. Most (image, target) pairs are out of "
+                   "one pixel's reach,\n   so the demo picks reachable ones: each image the untargeted attack "
+                   "fooled, toward the class it fell to.")
+        pick = fooled.iloc[:4]
+        imgs, labels = pick["image"].to_numpy(), pick["label"].to_numpy()
+        targets = pick["predicted_after"].to_numpy()
+        res = run_attack(clf, x[imgs], labels, targets=targets, max_queries=max_queries, stop_on_success=True)
+        queries += sum(r.queries for r in res)
+        seconds += max(r.seconds for r in res)
+        hit = next((j for j, r in enumerate(res) if r.success), None)
+        tried = ", ".join(f"#{i} {names[lab]} -> {names[t]} {'fooled' if r.success else 'failed'} "
+                          f"({r.queries:,} queries)" for i, lab, t, r in zip(imgs, labels, targets, res))
+        click.echo(f"   tried {tried}")
+        if hit is None:
+            click.echo(f"   none succeeded within {max_queries:,} queries; try --max-queries 8704.")
+        else:
+            r = res[hit]
+            _demo_example(clf, names, out / "targeted", x[imgs[hit]], r.adversarial, int(imgs[hit]), r.label,
+                          r.predicted_after, r.predicted_prob_after, r.queries, r.target)
+
     html, _ = write_report([run_dir], out, gallery=8)
-    click.echo(f"report: {html.resolve()}")
-    click.echo("full paper protocol (500 images, all targets, paper budget; hours on a CPU, minutes on a GPU):\n"
-               "  onepixel evaluate --model allconv --n 500 -k 1 -k 3 -k 5 --protocol paper --out runs/paper-allconv")
+    click.echo(f"\n3. Report: {html}")
+    rate = queries / max(seconds, 1e-9)
+    _print_next(rate, attack_budget("rs", 1, x.shape[1:]), attack_budget("rs", 1, (224, 224, 3)), model)
+
+
+def _apply_changes(image: np.ndarray, changes: list[list[int]]) -> np.ndarray:
+    """``image`` with a stored attack's changes ``[x, y, new colour..., old colour...]`` applied."""
+    adv = image.copy()
+    c = image.shape[-1]
+    for ch in changes:
+        adv[ch[1], ch[0]] = ch[2:2 + c]
+    return adv
+
+
+def _demo_example(clf: Any, names: list[str], stem: Path, image: np.ndarray, adv: np.ndarray, index: int, label: int,
+                  after: int, p_after: float, queries: int, target: int | None) -> None:
+    """Say what one attack did and write its adversarial PNG and before/after figure (``stem``-adversarial.png,
+    ``stem``-figure.png)."""
+    from .figure import before_after, changed_pixels
+    from .imageio import write_png
+
+    before = clf.probs(image[None])[0]
+    (px, py), = changed_pixels(image, adv)[:1] or [(0, 0)]
+    goal = f"target {names[target]}: " if target is not None else ""
+    click.echo(f"   test image #{index}, a {names[label]} (p={before[label]:.2f}): {goal}now {names[after]} "
+               f"(p={p_after:.2f}) after {queries:,} queries, pixel x={px} y={py} changed from "
+               f"{tuple(int(v) for v in image[py, px])} to {tuple(int(v) for v in adv[py, px])}")
+    write_png(stem.with_name(stem.name + "-adversarial.png"), adv)
+    fig = before_after(image, adv, stem.with_name(stem.name + "-figure.png"), titles=(
+        f"before: {names[label]} p={before[label]:.2f}", f"after: {names[after]} p={p_after:.2f}"))
+    click.echo(f"   wrote {fig} and {stem.name}-adversarial.png")
+
+
+def _print_next(rate: float, cifar_budget: int, photo_budget: int, model: str) -> None:
+    """The next commands with their time: the most queries each can spend over the rate just measured (an
+    upper bound: attacks that succeed stop early)."""
+    paper = 500 * 9 * 3 * 40_400  # 500 images x 9 targets x 1/3/5 pixels x the paper's DE budget
+    strict = 100 * cifar_budget
+    click.echo(f"\nNext steps. Times are upper bounds (every attack spending its whole budget) at the "
+               f"{rate:,.0f} queries/s this demo just measured here:")
+    click.echo(f"- the paper's protocol and DE, 500 images, 1/3/5 pixels (13,500 attacks, up to {paper / 1e6:,.0f} M "
+               f"queries): {_duration(paper / rate)} here; on a GPU about {_duration(paper / GPU_QUERIES_PER_S)} "
+               f"(~{GPU_QUERIES_PER_S:,} queries/s on one H100, docs/benchmarks.md):\n"
+               f"    onepixel evaluate --model {model} --n 500 -k 1 -k 3 -k 5 --protocol paper --paper --device cuda "
+               f"--batch-images 270 --out runs/paper-{Path(model).stem}")
+    click.echo(f"- a strict campaign: 100 correctly classified images, untargeted, the default search (up to "
+               f"{strict:,} queries): {_duration(strict / rate)} here:\n"
+               f"    onepixel evaluate --model {model} --n 100 --protocol strict --mode untargeted "
+               f"--out runs/strict-{Path(model).stem}")
+    click.echo(f"- your own model on your own photo (one attack, up to {photo_budget:,} queries): "
+               f"{_duration(photo_budget / rate)} here for a model as fast as this one (a larger model: longer, in "
+               f"proportion to its forward pass):\n"
+               f"    onepixel attack photo.jpg --model my_model.onnx --labels imagenet")
 
 
 @cli.command()

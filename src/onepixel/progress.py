@@ -28,7 +28,7 @@ def progress_bar(total: int | None, unit: str, desc: str, initial: int = 0, disa
 
 def query_bar(desc: str, total: int | None = None, initial: int = 0, disable: bool = False) -> Any:
     """A bar of search queries spent (``n``) against the most the run can spend (``total``, set as it shrinks)."""
-    return progress_bar(total, " queries", desc, initial=initial, disable=disable, unit_scale=True)
+    return progress_bar(total, " queries", desc, initial=initial, disable=disable)
 
 
 def show_queries(bar: Any, queries: int, max_queries: int, status: str) -> None:
