@@ -18,7 +18,7 @@ from onepixel.errors import InputError
 
 pytestmark = needs_shared(CIFAR_DIR)
 
-CMD = [sys.executable, "-m", "onepixel.cli", "evaluate", "-m", "resnet20", "--n", "6", "--popsize", "12",
+CMD = [sys.executable, "-m", "onepixel.cli", "evaluate", "-m", "resnet20", "--n", "6", "--search", "de", "--popsize", "12",
        "--generations", "3", "--batch-images", "9", "--protocol", "paper"]
 
 
@@ -127,7 +127,7 @@ def test_workers_end_with_a_killed_parent_and_the_run_resumes(tmp_path):
 
 def test_different_config_in_same_folder_is_refused(tmp_path):
     env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
-    small = CMD[:6] + ["--n", "1", "--popsize", "8", "--generations", "1", "--out", str(tmp_path)]
+    small = CMD[:6] + ["--n", "1", "--search", "de", "--popsize", "8", "--generations", "1", "--out", str(tmp_path)]
     subprocess.run(small, check=True, env=env, capture_output=True)
     r = subprocess.run(small[:-2] + ["--seed", "1", "--out", str(tmp_path)], env=env, capture_output=True, text=True)
     assert r.returncode == 2

@@ -3,6 +3,7 @@ import re
 import subprocess
 import sys
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -50,11 +51,11 @@ def test_help_and_version(capsys):
 def test_attack_a_torchscript_model_and_write_the_png(scripted, tmp_path, capsys):
     model, img = scripted
     out_png = tmp_path / "adv.png"
-    code, out, err = run(["attack", str(img), "--model", str(model), "--popsize", "100", "--generations", "20",
-                          "--out", str(out_png), "--json"], capsys)
+    code, out, err = run(["attack", str(img), "--model", str(model), "--search", "de", "--popsize", "100",
+                          "--generations", "20", "--out", str(out_png), "--json"], capsys)
     assert code == 0, err
     rec = json.loads(out)
-    assert rec["success"] and rec["predicted_after"] == 1 and rec["pixels"][0][:2] == [5, 2]
+    assert rec["success"] and rec["predicted_after"] == 1 and (rec["changes"][0]["x"], rec["changes"][0]["y"]) == (5, 2)
     adv = np.asarray(Image.open(out_png))
     changed = np.argwhere((adv != 128).any(-1))
     assert changed.tolist() == [[2, 5]]
@@ -62,24 +63,25 @@ def test_attack_a_torchscript_model_and_write_the_png(scripted, tmp_path, capsys
 
 def test_attack_prints_before_after_and_pixels(scripted, tmp_path, capsys):
     model, img = scripted
-    code, out, _ = run(["attack", str(img), "-m", str(model), "--popsize", "100", "--generations", "20",
-                        "-o", str(tmp_path / "a.png")], capsys)
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--search", "de", "--popsize", "100", "--generations",
+                        "20", "-o", str(tmp_path / "a.png")], capsys)
     assert code == 0
     assert "before:" in out and "after:" in out and "pixel x=5 y=2" in out and "wrote" in out
-    found = re.search(r"SUCCESS \(untargeted\): fooled after ([\d,]+) queries \(stopped at ([\d,]+)\), \d+ generations",
-                      out)  # DE: tuned population
+    found = re.search(r"SUCCESS \(untargeted, search de\): fooled after ([\d,]+) queries \(stopped at ([\d,]+) of at "
+                      r"most 2,100\), \d+ generations", out)  # DE: tuned population, stops at the paper's threshold
     assert found and int(found[1].replace(",", "")) <= int(found[2].replace(",", ""))
     assert "JPEG re-encode at quality 95" in out
     code, out, _ = run(["attack", str(img), "-m", str(model), "--search", "rs", "--max-queries", "3",
                         "-o", str(tmp_path / "b.png")], capsys)
-    assert code == 0 and re.search(r"(after|stopped at) 3 queries\)?, \d+ rounds", out)
+    assert code == 0 and re.search(r"search rs\)(: fooled after \d queries \(stopped at 3 of at most 3\)| after 3 of at "
+                                   r"most 3 queries), \d+ rounds", out)
     assert ("SUCCESS" in out) == ("JPEG" in out)  # a failed attack says nothing about surviving JPEG
 
 
 def test_attack_with_several_counts_reports_the_fewest_that_fool(scripted, tmp_path, capsys):
     model, img = scripted
-    code, out, _ = run(["attack", str(img), "-m", str(model), "-k", "3", "-k", "1", "--popsize", "100",
-                        "--generations", "20", "-o", str(tmp_path / "a.png"), "--json"], capsys)
+    code, out, _ = run(["attack", str(img), "-m", str(model), "-k", "3", "-k", "1", "--search", "de", "--popsize",
+                        "100", "--generations", "20", "-o", str(tmp_path / "a.png"), "--json"], capsys)
     rec = json.loads(out)
     assert code == 0 and rec["fewest_pixels"] == 1 and rec["sweep"] == [{"pixels": 1, "queries": rec["queries"],
                                                                           "success": True}]
@@ -106,6 +108,11 @@ def test_attack_with_several_counts_reports_the_fewest_that_fool(scripted, tmp_p
         (["report", "{tmp}"], "not a run folder"),
         (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--paper", "--search", "rs"], "drop --search rs"),
         (["attack", "{img}", "--model", "{model}", "--out", "{tmp}/adv"], "must be a .png file"),
+        (["attack", "{img}", "--model", "{model}", "--popsize", "50"], "--popsize 50: DE options, but the search is rs"),
+        (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--search", "cma", "--generations", "5"],
+         "--generations 5: DE options, but the search is cma; add --search de"),
+        (["attack", "{img}", "--model", "{model}", "--paper", "--popsize", "50"], "drop --popsize 50"),
+        (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--paper", "--max-queries", "9"], "drop --max-queries 9"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(scripted, tmp_path, argv, needle):
@@ -117,3 +124,94 @@ def test_user_errors_are_one_line_without_traceback(scripted, tmp_path, argv, ne
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def _options(command):
+    return {p.name: p for p in command.params}
+
+
+def test_attack_and_evaluate_share_the_search_options():
+    """The same names, defaults, choices and help for the search options of both commands; DE-only ones say so."""
+    from onepixel.cli import attack, evaluate
+
+    a, e = _options(attack), _options(evaluate)
+    for name in ("search_name", "paper", "max_queries", "popsize", "generations", "seed", "device"):
+        assert a[name].default == e[name].default and a[name].help == e[name].help and a[name].opts == e[name].opts
+    assert a["search_name"].default == "rs" and list(a["search_name"].type.choices) == list(e["search_name"].type.choices)
+    assert a["popsize"].help.startswith("[DE only") and a["generations"].help.startswith("[DE only")
+
+
+def test_every_option_has_help_and_the_command_list_is_not_cut(capsys):
+    from onepixel.cli import cli
+
+    for name, command in cli.commands.items():
+        missing = [p.name for p in command.params if isinstance(p, click.Option) and not p.help and p.name != "help"]
+        assert not missing, f"{name}: {missing}"
+    code, out, _ = run(["--help"], capsys)
+    for name, command in cli.commands.items():
+        first = command.help.split("\n\n")[0].split(". ")[0]
+        assert " ".join(first.split()) in " ".join(out.split()), name  # the whole first sentence, not "..."
+    assert "..." not in out
+
+
+def test_paper_means_the_papers_de_in_both_commands(scripted, tmp_path, capsys, monkeypatch):
+    from onepixel.cli import resolve_search
+
+    assert resolve_search("rs", True, None, None, None, search_given=False) == ("de", 400, 100)
+    assert resolve_search("de", True, 400, 100, None, search_given=True) == ("de", 400, 100)
+    assert resolve_search("rs", False, None, None, 500, search_given=False) == ("rs", 400, 100)
+    assert resolve_search("de", False, 40, None, None, search_given=True) == ("de", 40, 100)
+    captured = {}
+
+    def fake_evaluate(model, out, **kw):
+        captured.update(kw)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("onepixel.campaign.evaluate", fake_evaluate)
+    for argv, want in ((["--paper"], ("de", 400, 100, None)), ([], ("rs", 400, 100, None)),
+                       (["--search", "de", "--popsize", "40"], ("de", 40, 100, None))):
+        with pytest.raises(SystemExit):
+            main(["evaluate", "-m", "allconv", "--out", str(tmp_path / "r"), *argv])
+        assert (captured["search"], captured["popsize"], captured["generations"], captured["max_queries"]) == want
+        assert captured["n"] == 6  # without --n: a quick run, 6 images x 9 targeted attacks
+
+
+def test_attack_json_schema(scripted, tmp_path, capsys):
+    """Changes as objects, class names beside indices, the search that ran and its budget; where the label came from."""
+    model, img = scripted
+    names = tmp_path / "names.txt"
+    names.write_text("grey\nred\nother\n")
+    code, out, err = run(["attack", str(img), "-m", str(model), "--labels", str(names), "--max-queries", "400",
+                          "--json", "-o", str(tmp_path / "a.png")], capsys)
+    assert code == 0, err
+    rec = json.loads(out)
+    assert set(rec) >= {"success", "goal", "label", "label_name", "label_source", "target", "target_name",
+                        "predicted_before", "predicted_before_name", "predicted_after", "predicted_after_name",
+                        "search", "budget", "max_queries", "pixels", "changes", "queries", "first_success_query",
+                        "top5_before", "top5_after", "jpeg", "adversarial_png", "figure"}
+    assert rec["success"] and rec["goal"] == "untargeted" and rec["search"] == "rs" and rec["max_queries"] == 400
+    assert rec["label"] == 0 and rec["label_name"] == "grey" and rec["label_source"] == "model prediction"
+    assert rec["predicted_after"] == 1 and rec["predicted_after_name"] == "red" and rec["pixels"] == 1
+    assert rec["changes"] == [{"x": 5, "y": 2, "rgb": rec["changes"][0]["rgb"], "was": [128, 128, 128]}]
+    assert rec["top5_before"][0] == {"class": 0, "name": "grey", "p": rec["top5_before"][0]["p"]}
+    assert 0 < rec["queries"] <= rec["budget"] == 400
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--label", "grey", "--target", "red", "--json",
+                        "--search", "de", "--popsize", "50", "--generations", "10", "--figure", "none",
+                        "-o", str(tmp_path / "b.png")], capsys)
+    rec = json.loads(out)
+    assert rec["label_source"] == "given" and rec["target_name"] == "red" and rec["goal"] == "targeted"
+    assert rec["search"] == "de" and rec["search_settings"] == {"popsize": 50, "generations": 10}
+    assert rec["budget"] == 50 * 11
+
+
+def test_a_failed_attack_writes_no_image_unless_asked_and_never_says_true_class(scripted, tmp_path, capsys):
+    model, img = scripted
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--max-queries", "2"], capsys)
+    assert code == 0 and "failed" in out and "no adversarial image written" in out
+    assert not (tmp_path / "grey-adv.png").exists() and not (tmp_path / "grey-adv-figure.png").exists()
+    assert "true" not in out  # the label is the model's own prediction here
+    assert "the model's prediction on the clean image" in out
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--max-queries", "2", "-o", str(tmp_path / "b.png")], capsys)
+    assert code == 0 and (tmp_path / "b.png").is_file() and "the best attempt" in out
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--label", "0", "--max-queries", "400"], capsys)
+    assert "true class, given by --label" in out and (tmp_path / "grey-adv.png").is_file()

@@ -301,17 +301,17 @@ def test_cli_attack_on_a_photo_prints_top5_and_writes_png_and_figure(tmp_path, c
     photo = SAMPLE / "n02105855_Shetland_sheepdog.JPEG"
     out = tmp_path / "adv.png"
     args = ["attack", str(photo), "--model", str(V1), "--labels", "imagenet", "--space", "file", "-k", "5",
-            "--popsize", "40", "--generations", "4", "--out", str(out)]
+            "--search", "de", "--popsize", "40", "--generations", "4", "--out", str(out)]
     assert main(args + ["--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["space"] == "file" and rec["image_size"] == [500, 375] and rec["changed_pixels"] == 5
-    assert rec["label"] == 230 and len(rec["top5_before"]) == 5 and rec["top5_before"][0][0] == 230
-    assert set(rec["jpeg"]) == {"quality", "predicted", "label_prob", "survives"} and rec["jpeg"]["quality"] == 95
+    assert rec["label"] == 230 and len(rec["top5_before"]) == 5 and rec["top5_before"][0]["class"] == 230
+    assert set(rec["jpeg"]) == {"quality", "predicted", "predicted_name", "label_prob", "survives"} and rec["jpeg"]["quality"] == 95
     assert out.is_file() and Image.open(out).size == (500, 375)
     figure = tmp_path / "adv-figure.png"
     assert rec["figure"] == str(figure) and Image.open(figure).format == "PNG"
 
-    assert main(args[:6] + ["--space", "input", "-k", "1", "--popsize", "20", "--generations", "1",
+    assert main(args[:6] + ["--space", "input", "-k", "1", "--search", "de", "--popsize", "20", "--generations", "1",
                             "--out", str(out), "--figure", "none"]) == 0
     text = capsys.readouterr().out
     assert "top-5 before: 230 (Shetland sheepdog)" in text and "top-5 after:" in text

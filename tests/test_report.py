@@ -1,5 +1,8 @@
 import re
 
+import torch
+from torch import nn
+
 from conftest import CIFAR_DIR, needs_shared
 from onepixel.campaign import evaluate
 from onepixel.report import write_report
@@ -30,12 +33,39 @@ def test_report_has_every_table_and_figure(tmp_path, monkeypatch):
     assert sorted(srcs) == sorted(refs)
 
 
-def test_demo_runs_end_to_end(tmp_path, monkeypatch):
+class CentrePixel(nn.Module):
+    """A 10-class toy for CIFAR-10 images that looks at pixel (16, 16) only: its class is the nearest of the eight
+    colour-cube corners and two greys. A correctly classified image falls to one changed pixel at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        corners = [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]]
+        self.register_buffer("palette", torch.tensor(corners + [[0.33] * 3, [0.66] * 3]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = x[:, :, 16, 16]
+        return -40.0 * ((p[:, None, :] - self.palette[None]) ** 2).sum(-1)
+
+
+def test_demo_in_fast_mode_on_a_toy_model_shows_both_attacks_and_the_next_commands(tmp_path, monkeypatch, capsys):
     from onepixel.cli import main
 
     monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--n", "2", "--generations", "1"]) == 0
-    html = (tmp_path / "demo" / "report.html").read_text()
-    assert "Robust accuracy, 1 px: clean accuracy 100.0 %" in html and "not comparable: DE 400 × 1" in html
-    assert (tmp_path / "demo" / "report_files" / "success-vs-queries.svg").is_file()
-    assert (tmp_path / "demo" / "targeted-adversarial.png").is_file()
+    toy = tmp_path / "toy.pt"
+    torch.jit.script(CentrePixel()).save(str(toy))
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--model", str(toy), "--n", "3", "--max-queries", "200"]) == 0
+    text = capsys.readouterr().out
+    html = (out / "report.html").read_text()
+    assert "Robust accuracy, 1 px: clean accuracy 100.0 %" in html  # the strict protocol: correctly classified
+    assert (out / "report_files" / "success-vs-queries.svg").is_file()
+    for name in ("untargeted-figure.png", "untargeted-adversarial.png", "targeted-figure.png", "targeted-adversarial.png"):
+        assert (out / name).stat().st_size > 100, name
+    assert "1. Untargeted" in text and "2. Targeted" in text and "fooled" in text
+    assert re.search(r"target \w+: now \w+", text)  # the targeted example succeeded, and says how it was chosen
+    assert "toward the class it fell to" in text
+    rate = float(re.search(r"at the ([\d,]+) queries/s this demo just measured", text).group(1).replace(",", ""))
+    assert rate > 0
+    for command in ("--protocol paper --paper --device cuda", "--protocol strict --mode untargeted", "onepixel attack"):
+        assert command in text
+    assert re.search(r"up to 545 M queries\): [\d.]+ (s|min|h|days) here; on a GPU about", text)

@@ -231,7 +231,7 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
         if space == "input" else None
     record = attack_record(pa, clf, image, search_name, lab is not None, tried, adv_path, fig_path, budget,
                            {"popsize": popsize, "generations": generations} if search_name == "de" else {},
-                           max_queries)
+                           max_queries, several=len(counts) > 1)
     record["model"] = describe_model(clf)
     if as_json:
         click.echo(json.dumps(record, indent=1))
@@ -259,8 +259,9 @@ def _write_attack_files(pa: Any, clf: Any, adv_path: Path | None, fig_path: Path
 
 def attack_record(pa: Any, clf: Any, image: Path, search: str, label_given: bool, tried: list[tuple[int, int, bool]],
                   adv_path: Path | None, fig_path: Path | None, budget: int | None, de_settings: dict[str, int],
-                  max_queries: int | None) -> dict[str, Any]:
-    """The JSON of one ``onepixel attack``: class names beside every class index, each changed pixel as an object."""
+                  max_queries: int | None, several: bool = False) -> dict[str, Any]:
+    """The JSON of one ``onepixel attack``: class names beside every class index, each changed pixel as an object
+    (``several``: several pixel counts were asked for, tried smallest first as in ``tried``)."""
     res, names = pa.result, _names(clf)
     grey = pa.original.shape[-1] == 1
 
@@ -272,9 +273,8 @@ def attack_record(pa: Any, clf: Any, image: Path, search: str, label_given: bool
 
     changes = [{"x": int(p[0]), "y": int(p[1]), ("grey" if grey else "rgb"): [int(v) for v in p[2:]],
                 "was": [int(v) for v in pa.original[p[1], p[0]]]} for p in res.pixels]
-    counts = [k for k, _, _ in tried]
     sweep = {"fewest_pixels": tried[-1][0] if tried[-1][2] else None,
-             "sweep": [{"pixels": k, "queries": q, "success": ok} for k, q, ok in tried]} if len(counts) > 1 else {}
+             "sweep": [{"pixels": k, "queries": q, "success": ok} for k, q, ok in tried]} if several else {}
     return {
         "image": str(image), "success": res.success, "goal": "untargeted" if res.target is None else "targeted",
         **cls("label", res.label), "label_source": "given" if label_given else "model prediction",
@@ -299,7 +299,7 @@ def _echo_attack(rec: dict[str, Any], pa: Any, clf: Any, space: str) -> None:
     """The text form of one attack's record."""
     def c(k: int | None) -> str:
         name = _name_of(_names(clf), k)
-        return "-" if k is None else f"{name} ({k})" if name else str(k)
+        return "-" if k is None else f"{k} ({name})" if name else str(k)
 
     lab = rec["label"]
     for when, key in (("before", "top5_before"), ("after", "top5_after")):
@@ -460,7 +460,7 @@ def _print_headline(df) -> None:
 @click.argument("run", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--model", "-m", default=None, help="The run's model, where it moved [default: as stored; sha256-checked].")
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: as stored, ONEPIXEL_DATA, cache].")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="Where the model runs: cpu, cuda or cuda:N.")
 @click.option("--jpeg", type=click.IntRange(1, 100), default=None, metavar="QUALITY",
               help="Also save each success as a JPEG at QUALITY (e.g. 95) and count those that still fool the model.")
 def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: int | None) -> None:
@@ -556,15 +556,21 @@ def check(run: Path, repair: bool) -> None:
 def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> None:
     """The main jobs in about a minute on a CPU: an untargeted and a targeted one-pixel attack on CIFAR-10
     test images, a report, before/after figures, and the next commands with their expected time."""
+    import torch
+
     from .api import as_classifier
     from .api import attack as run_attack
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
     from .campaign.evaluate import attack_budget
+    from .campaign.store import apply_changes
     from .data import CIFAR10_CLASSES, load_cifar10
     from .report import write_report
     from .report.tables import print_summary
 
+    # One thread: the demo's batches are small (a second thread gains little), and a thread pool stalls at every
+    # barrier when the other core is busy (on a loaded 2-core machine two threads ran ~10x slower than one).
+    torch.set_num_threads(1)
     x, y = load_cifar10("test", data)
     clf = as_classifier(model)
     names = _names(clf) or list(CIFAR10_CLASSES)
@@ -582,7 +588,7 @@ def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> 
         click.echo(f"No image fell within {max_queries:,} queries; try --max-queries 8704 or --n 40.")
     else:
         row = fooled.iloc[0]
-        adv = _apply_changes(x[int(row["image"])], row["changes"])
+        adv = apply_changes(x[int(row["image"])], row["changes"])
         _demo_example(clf, names, out / "untargeted", x[int(row["image"])], adv, int(row["image"]),
                       int(row["label"]), int(row["predicted_after"]), float(row["predicted_prob_after"]),
                       int(row["queries"]), None)
@@ -611,15 +617,6 @@ def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> 
     click.echo(f"\n3. Report: {html}")
     rate = queries / max(seconds, 1e-9)
     _print_next(rate, attack_budget("rs", 1, x.shape[1:]), attack_budget("rs", 1, (224, 224, 3)), model)
-
-
-def _apply_changes(image: np.ndarray, changes: list[list[int]]) -> np.ndarray:
-    """``image`` with a stored attack's changes ``[x, y, new colour..., old colour...]`` applied."""
-    adv = image.copy()
-    c = image.shape[-1]
-    for ch in changes:
-        adv[ch[1], ch[0]] = ch[2:2 + c]
-    return adv
 
 
 def _demo_example(clf: Any, names: list[str], stem: Path, image: np.ndarray, adv: np.ndarray, index: int, label: int,
@@ -666,10 +663,10 @@ def _print_next(rate: float, cifar_budget: int, photo_budget: int, model: str) -
 @cli.command()
 def models() -> None:
     """List the shipped zoo models and their measured CIFAR-10 test accuracy."""
-    from rich.console import Console
     from rich.table import Table
 
     from . import zoo
+    from .report.tables import console
 
     table = Table(title="onepixel zoo (CIFAR-10, 32x32)")
     for col in ("name", "architecture", "params", "test accuracy", "paper's net", "sha256"):
@@ -677,18 +674,18 @@ def models() -> None:
     for e in zoo.entries().values():
         paper = f"{e.paper_accuracy:.1%}" if e.paper_accuracy else "-"
         table.add_row(e.name, e.arch, f"{e.params / 1e6:.2f} M", f"{e.test_accuracy:.2%}", paper, e.sha256[:12])
-    Console().print(table)
+    console().print(table)
 
 
 @cli.command()
 @click.argument("model", type=click.Choice(["allconv", "nin", "vgg16", "resnet20"]))
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (checkpoints, log.json, weights) [default: runs/train-MODEL]. Re-running resumes.")
-@click.option("--epochs", default=60, show_default=True)
-@click.option("--batch-size", default=256, show_default=True)
+@click.option("--epochs", default=60, show_default=True, help="Passes over the 50,000 training images.")
+@click.option("--batch-size", default=256, show_default=True, help="Training images per step.")
 @click.option("--lr", default=None, type=float, help="Peak learning rate [default: 0.2, VGG16 0.1].")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Random seed of the initial weights and the data order.")
+@click.option("--device", default="cpu", show_default=True, help="Where to train: cpu, cuda or cuda:N.")
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="CIFAR-10 folder [default: ONEPIXEL_DATA, cache, download].")
 def train(model: str, out: Path | None, epochs: int, batch_size: int, lr: float | None, seed: int, device: str, data: Path | None) -> None:
     """Train a zoo architecture on CIFAR-10 (resumable; see docs/guide/zoo.md for the recipe)."""

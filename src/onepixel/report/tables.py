@@ -163,7 +163,6 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def print_summary(metrics: list[dict[str, Any]], title: str = "") -> None:
     """Print the main metrics to the terminal (the report has every column)."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
@@ -173,4 +172,12 @@ def print_summary(metrics: list[dict[str, Any]], title: str = "") -> None:
         table.add_row(str(m["pixels"]), m["kind"], f"{m['successes']}/{m['n']}",
                       f"{pct(m['rate'], 1)} ({pct(m['ci_low'], 0)}–{pct(m['ci_high'], 0)})", pct(m["confidence"], 1),
                       num(m["mean_queries"]), num(m.get("seconds_per_image"), 1))
-    Console().print(table)
+    console().print(table)
+
+
+def console():
+    """A rich console; in a log (not a terminal) wide enough that no table cell wraps mid-word."""
+    from rich.console import Console
+
+    out = Console()
+    return out if out.is_terminal else Console(width=max(out.width, 160))
