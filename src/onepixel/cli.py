@@ -200,7 +200,7 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
         return
     if out is not None and out.suffix.lower() != ".png":  # checked before the attack spends its queries
         raise OnepixelError(f"--out {out} must be a .png file (the adversarial image is saved losslessly as PNG)")
-    out_given = out is not None  # a failure's best attempt is written only when asked for
+    out_given, figure_given = out is not None, figure is not None  # a failure's files: only when asked for
     out = out or image.with_name(image.stem + "-adv.png")
     skip_figure = figure is not None and str(figure).lower() == "none"
     figure = None if skip_figure else figure or out.with_name(out.stem + "-figure.png")
@@ -223,8 +223,7 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
     res = pa.result
     # a failure is written only when asked for (--out): a file named -adv that fools nothing misleads
     adv_path = out if res.success or out_given else None
-    fig_path = figure if adv_path is not None or (figure is not None and not skip_figure and figure != out.with_name(
-        out.stem + "-figure.png")) else None
+    fig_path = figure if adv_path is not None or figure_given else None
     _write_attack_files(pa, clf, adv_path, fig_path)
     # the most queries one attack could spend here (file space: the crop box is searched, not known here)
     budget = attack_budget(search_name, tried[-1][0], pa.original.shape, popsize, generations, max_queries) \
