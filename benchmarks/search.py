@@ -44,19 +44,17 @@ import torch
 
 import onepixel
 from onepixel import zoo
+from onepixel.assemble import runner_for, search_for
 from onepixel.candidates import PixelSpace
 from onepixel.data import load_cifar10
 from onepixel.models.base import Classifier
 from onepixel.models.pytorch import TorchClassifier
-from onepixel.objectives import LOSSES, Targeted, Untargeted, is_success
+from onepixel.objectives import LOSSES, is_success
 from onepixel.oracle import decision_margin, one_pixel_oracle, score_one_pixel
-from onepixel.runner import Runner
-from onepixel.search import make_search
 from onepixel.search.colours import colour_grid
 from onepixel.search.oracle import scan_candidates
 
 BUDGETS = (100, 400, 1_000, 2_000, 5_000, 10_000, 40_000)
-PAPER_DE = {"popsize": 400, "generations": 100}
 START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 COLOURS = {"rs": "tab:red", "corner": "tab:orange", "cma": "tab:blue", "de": "tab:green"}
 
@@ -175,19 +173,19 @@ def run_cell(model: Classifier, search: str, k: int, images: np.ndarray, labels:
 
     ``start`` holds the results of the leading images from an earlier run (they are not run again);
     ``on_batch`` gets the results so far after every batch of images (a checkpoint)."""
-    crit = Untargeted(stop_on_success=True, loss=loss) if targets is None else Targeted(stop_on_success=True, loss=loss)
     if search == "oracle":
         return oracle_cell(model, images, labels, targets)
-    opts = PAPER_DE if search == "de" else {}
-    srch = make_search(search, budget=None if search in ("de", "oracle") else budget, **opts)
-    cap = None if search in ("de", "oracle") else budget
+    cap = None if search in ("de", "oracle") else budget  # DE runs the paper's settings to their end
+    srch = search_for(search, cap)
     out: dict[str, list] = {key: list(start[key]) if start else [] for key in ("success", "queries", "verify")}
     t0 = time.perf_counter() - (start["seconds"] if start else 0.0)
     for s in range(len(out["success"]), len(images), batch_images):
         sl = slice(s, s + batch_images)
         box = model.view(sl) if isinstance(model, TableClassifier) else model
-        res = Runner(box, crit, srch, k, cap).run(images[sl], labels[sl], None if targets is None else targets[sl],
-                                                    [seed + i for i in range(s, min(len(images), s + batch_images))])
+        runner = runner_for(box, srch, targeted=targets is not None, pixels=k, max_queries=cap, stop_on_success=True,
+                            loss=loss)  # type: ignore[arg-type]
+        res = runner.run(images[sl], labels[sl], None if targets is None else targets[sl],
+                         [seed + i for i in range(s, min(len(images), s + batch_images))])
         out["success"] += [bool(r.success) for r in res]
         out["queries"] += [int(r.queries) for r in res]
         out["verify"] += [int(r.verify_queries) for r in res]

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from .assemble import runner_for, search_for
 from .errors import InputError
 from .inputs import as_batch, as_seeds, as_targets, check_input_size, check_max_queries, check_pixels
 from .models.base import Classifier
 from .models.callable import CallableClassifier
-from .objectives import Loss, Targeted, Untargeted
+from .objectives import Loss
 from .results import AttackResults
-from .runner import Runner, RunProgress
+from .runner import RunProgress
 from .search.base import Search
 from .search.de import DifferentialEvolution
 
@@ -54,7 +55,9 @@ def default_search(popsize: int = 400, generations: int = 100, strategy: str = "
                    mutation: float | tuple[float, float] = 0.5, crossover: float | None = None) -> str:
     """The search :func:`attack` uses when none is named: a caller who tunes DE means DE; otherwise the
     strongest search per query (:data:`DEFAULT_SEARCH`)."""
-    de_given = (popsize, generations, strategy, mutation, crossover) != (400, 100, "rand1", 0.5, None)
+    paper = DifferentialEvolution.paper()
+    de_given = (popsize, generations, strategy, mutation, crossover) != \
+        (paper.popsize, paper.generations, paper.strategy, paper.mutation, paper.crossover)
     return "de" if de_given else DEFAULT_SEARCH
 
 
@@ -141,22 +144,13 @@ def attack(
     clf = as_classifier(model, **options)
     imgs = fit_to_model(clf, imgs)
     check_input_size(clf, imgs)
-    crit: Untargeted | Targeted
-    if tg is None:
-        crit = Untargeted(0.05 if threshold is None else threshold, stop_on_success, loss)
-    else:
-        crit = Targeted(0.90 if threshold is None else threshold, stop_on_success, loss)
     if search is None:
         search = default_search(popsize, generations, strategy, mutation, crossover)
-    if isinstance(search, str) and search.lower() != "de":
-        from .search import make_search
-
-        srch = make_search(search, budget=max_queries)
-    elif isinstance(search, str):
-        srch = DifferentialEvolution(popsize, generations, strategy, mutation, crossover)
-    else:
-        srch = search
-    runner = Runner(clf, crit, srch, int(pixels), max_queries, memo)
+    named_de = isinstance(search, str) and search.lower() == "de"
+    de = DifferentialEvolution(popsize, generations, strategy, mutation, crossover) if named_de else None
+    runner = runner_for(clf, search_for(search, max_queries, de), targeted=tg is not None, pixels=int(pixels),
+                        max_queries=max_queries, threshold=threshold, stop_on_success=stop_on_success, loss=loss,
+                        memo=memo)
     from .progress import interactive, query_bar
 
     if not (interactive() if progress is None else progress):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..api import as_classifier
+from ..assemble import runner_for, search_for
 from ..candidates import PixelSpace
 from ..errors import InputError, OnepixelError
 from ..fileio import write_text
@@ -21,7 +22,7 @@ from ..inputs import check_evaluate_options, check_writable_folder
 from ..objectives import Targeted, Untargeted
 from ..progress import query_bar, show_queries
 from ..results import AttackResult
-from ..runner import Runner, RunProgress
+from ..runner import RunProgress
 from ..search.base import Search
 from ..search.de import DifferentialEvolution
 from .protocol import WorkUnit, make_units, sample_images
@@ -231,7 +232,8 @@ def _evaluate(model: Any, out: str | Path, dataset: str, split: str, n: int, pix
         **model_identity(model, clf), "dataset": data.name, "n": n, "pixels": sorted(set(pixels)), "mode": mode,
         "protocol": protocol, "seed": seed, "search": search.lower(), "popsize": popsize, "generations": generations,
         "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": max_queries,
-        "untargeted_threshold": 0.05, "targeted_threshold": 0.90, "onepixel_version": __version__,
+        "untargeted_threshold": Untargeted.threshold, "targeted_threshold": Targeted.threshold,
+        "onepixel_version": __version__,
         "batch_images": batch_images, "classes": data.classes, "space": space if photos else "input",
         "data_path": str(data_path) if data_path is not None else None,
         "input_size": list(getattr(clf, "input_size", None) or []) or None,
@@ -379,11 +381,8 @@ def _attack_status(finished: int, total: int, fooled: int) -> str:
 
 
 def _search(search: str, popsize: int, generations: int, max_queries: int | None) -> Search:
-    if search == "de":
-        return DifferentialEvolution(popsize, generations)
-    from ..search import make_search
-
-    return make_search(search, budget=max_queries)
+    de = DifferentialEvolution(popsize, generations) if search == "de" else None
+    return search_for(search, max_queries, de)
 
 
 def attack_budget(search: str, pixels: int, shape: tuple[int, ...], popsize: int = 400, generations: int = 100,
@@ -464,8 +463,8 @@ def run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Result
     labels = np.asarray([u.label for u in batch], dtype=np.int64)
     targets = None if mode == "untargeted" else np.asarray([u.target for u in batch], dtype=np.int64)
     first = search != "de"  # the paper's thresholds belong to its DE; other searches stop at a success
-    crit = Untargeted(0.05, stop_on_success=first) if targets is None else Targeted(0.90, stop_on_success=first)
-    runner = Runner(clf, crit, _search(search, popsize, generations, max_queries), k, max_queries)
+    runner = runner_for(clf, _search(search, popsize, generations, max_queries), targeted=targets is not None,
+                        pixels=k, max_queries=max_queries, stop_on_success=first)
     last = {"seconds": 0.0}
 
     def store_results(results: list[AttackResult]) -> None:

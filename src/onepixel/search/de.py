@@ -53,6 +53,12 @@ class DifferentialEvolution:
                 raise InputError(f"mutation must be F or a (low, high) pair (got {self.mutation})")
             self.mutation = (float(self.mutation[0]), float(self.mutation[1]))
 
+    @classmethod
+    def paper(cls) -> DifferentialEvolution:
+        """Su, Vargas & Sakurai's settings: DE/rand/1, F = 0.5, no crossover, population 400, 100 generations
+        (the defaults; written here so that callers name them instead of restating the numbers)."""
+        return cls(popsize=400, generations=100, strategy="rand1", mutation=0.5, crossover=None)
+
     def max_queries(self) -> int:
         return self.popsize * (self.generations + 1)
 
