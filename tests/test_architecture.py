@@ -37,3 +37,10 @@ def test_no_private_name_crosses_a_module_border():
                 crossing += [f"{path.relative_to(PACKAGE)}: {module} {n}" for n in names
                              if n.startswith("_") and not n.startswith("__")]
     assert not crossing, crossing
+
+
+def test_model_adapters_do_not_import_the_zoo():
+    """The zoo is built on the adapters; it registers its names with models.loading, never the other way."""
+    for path in sorted((PACKAGE / "models").glob("*.py")):
+        for module, names in _imports(path):
+            assert "zoo" not in module.split(".") and "zoo" not in names, f"{path.name} imports {module} {names}"

@@ -108,6 +108,17 @@ def detect_format(path: str | Path) -> str:
                      f"{known[-1]} files")
 
 
+#: models known by name (the zoo registers its own when ``onepixel.zoo`` is imported, as ``import onepixel`` does):
+#: name -> ``loader(name, **options)``. A registry rather than an import of the zoo, which is built on these adapters.
+NAMED_MODELS: dict[str, Callable[..., Classifier]] = {}
+
+
+def register_named_models(names: list[str], loader: Callable[..., Classifier]) -> None:
+    """Make ``load_model`` (and so ``--model`` and ``as_classifier``) accept each of ``names``."""
+    for name in names:
+        NAMED_MODELS[name.lower()] = loader
+
+
 def load_model(spec: str, **options: Any) -> Classifier:
     """A zoo name (``allconv``, ``nin``, ``vgg16``, ``resnet20``), a model file (.onnx, .tflite, .pt
     TorchScript), or a Hugging Face checkpoint (a folder, or a hub id in the local cache); ``options`` go to the
@@ -115,20 +126,19 @@ def load_model(spec: str, **options: Any) -> Classifier:
     :class:`~onepixel.models.pytorch.TorchClassifier`, :func:`~onepixel.models.huggingface.load_hf`).
     ``options["preprocess"]`` may be a dict of preprocessing overrides (``--preprocess``) for Hugging Face
     checkpoints and TorchScript files."""
-    from .. import zoo
     from .huggingface import is_checkpoint_folder, load_hf, looks_like_hub_id
 
-    if spec.lower() in zoo.names():
+    if spec.lower() in NAMED_MODELS:
         if options.get("preprocess") is not None:
             raise ModelError(f"zoo model {spec} has fixed preprocessing; --preprocess is for Hugging Face checkpoints "
                              "and TorchScript files")
-        return zoo.load(spec.lower(), **options)
+        return NAMED_MODELS[spec.lower()](spec.lower(), **options)
     path = Path(spec)
     if is_checkpoint_folder(path) or looks_like_hub_id(spec):
         return load_hf(spec, **options)
     if not path.exists():
         raise ModelError(f"no zoo model or file named {spec!r} (nor a Hugging Face checkpoint folder or cached hub "
-                         f"id org/name); zoo models: {', '.join(zoo.names())}")
+                         f"id org/name); zoo models: {', '.join(NAMED_MODELS)}")
     if path.is_dir():
         raise ModelError(f"{path} is a folder without config.json; a Hugging Face checkpoint folder holds "
                          "config.json, safetensors weights and preprocessor_config.json")
