@@ -160,8 +160,10 @@ class Runner:
                 first = upd & (first_success[imgs] < 0)
                 if first.any():
                     fi = ci[first]
+                    # candidates the reference already rejected this round (their flag_fit is inf) are not asked again
+                    unrejected = flagged[fi] & np.isfinite(flag_fit[fi])
                     first_success[active[fi]] = start[fi] + self._earliest_success(
-                        bases, active[fi], trials[fi], flagged[fi], jf[fi], lab[fi],
+                        bases, active[fi], trials[fi], unrejected, jf[fi], lab[fi],
                         tg[fi] if tg is not None else None, space, verify_queries) + 1
                 adv_fit[imgs[upd]] = rf[upd]
                 adv_cand[imgs[upd]] = cand[upd]
