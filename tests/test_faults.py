@@ -23,7 +23,7 @@ from onepixel.cli import main
 pytestmark = [needs_shared(CIFAR_DIR), pytest.mark.usefixtures("one_torch_thread")]
 
 # 4 correctly classified images x 2 pixel counts, untargeted: 8 attacks in batches of 2, seconds in all
-ARGS = ["evaluate", "-m", "resnet20", "--n", "4", "-k", "1", "-k", "2", "--popsize", "12", "--generations", "3",
+ARGS = ["evaluate", "-m", "resnet20", "--n", "4", "-k", "1", "-k", "2", "--search", "de", "--popsize", "12", "--generations", "3",
         "--mode", "untargeted", "--protocol", "strict", "--batch-images", "2"]
 TOTAL = 8
 

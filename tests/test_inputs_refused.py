@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TFLITE_V1 = SHARED / "models" / "imagenet" / "mobilenet_v1_0.25_128_quant.tflite"
 # a run small enough to make in seconds: 2 correctly classified images, 1 px untargeted, tiny DE
-SMALL = ["evaluate", "-m", "resnet20", "--n", "2", "--popsize", "12", "--generations", "3", "--mode", "untargeted",
+SMALL = ["evaluate", "-m", "resnet20", "--n", "2", "--search", "de", "--popsize", "12", "--generations", "3", "--mode", "untargeted",
          "--protocol", "strict"]
 
 
@@ -77,10 +77,10 @@ def _one_line(code, err, needle):
     (["attack", "{img}", "-m", "{model}", "--max-queries", "10", "--figure", "{img}"], "would overwrite the input"),
     (["attack", "{img}", "-m", "{model}", "-o", "{tmp}/a.png", "--figure", "{tmp}/a.png"], "are the same file"),
     # 2: no query cap of 0 or below, no batch of 0 or below
-    (["attack", "{img}", "-m", "{model}", "--max-queries", "0"], "--max-queries must be >= 1"),
-    (["attack", "{img}", "-m", "{model}", "--max-queries", "-5"], "--max-queries must be >= 1"),
-    (SMALL + ["--out", "{tmp}/r", "--max-queries", "0"], "max_queries must be >= 1"),
-    (SMALL + ["--out", "{tmp}/r", "--max-queries", "-5"], "max_queries must be >= 1"),
+    (["attack", "{img}", "-m", "{model}", "--max-queries", "0"], "'--max-queries': 0 is not in the range x>=1"),
+    (["attack", "{img}", "-m", "{model}", "--max-queries", "-5"], "'--max-queries': -5 is not in the range x>=1"),
+    (SMALL + ["--out", "{tmp}/r", "--max-queries", "0"], "'--max-queries': 0 is not in the range x>=1"),
+    (SMALL + ["--out", "{tmp}/r", "--max-queries", "-5"], "'--max-queries': -5 is not in the range x>=1"),
     (SMALL + ["--out", "{tmp}/r", "--batch-images", "-3"], "batch_images must be >= 1"),
     (SMALL + ["--out", "{tmp}/r", "--batch-images", "0"], "batch_images must be >= 1"),
     # 5: options checked before the store exists

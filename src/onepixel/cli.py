@@ -98,7 +98,7 @@ def resolve_search(search_name: str, paper: bool, popsize: int | None, generatio
     if search_name != "de" and de_given:
         raise OnepixelError(f"{' and '.join(de_given)}: DE options, but the search is {search_name}; add --search de "
                             f"(or --paper for the paper's DE), or drop them")
-    return search_name, popsize or PAPER_DE["popsize"], generations if generations is not None else PAPER_DE["generations"]
+    return search_name, popsize if popsize is not None else PAPER_DE["popsize"], generations if generations is not None else PAPER_DE["generations"]
 
 
 def _search_given(ctx: click.Context) -> bool:
@@ -405,6 +405,7 @@ def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], 
     re-running resumes. Without --n a quick run of minutes on a CPU."""
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
+    from .inputs import check_evaluate_options
     from .models.metadata import parse_overrides
     from .report.tables import print_summary
 
@@ -413,9 +414,13 @@ def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], 
                                                        _search_given(ctx))
     quick = n is None
     n = quick_n(protocol, mode, dataset) if n is None else n
+    # refuse bad settings before the header line, so a refused start prints one line only
+    check_evaluate_options(n=n, pixels=pixels, mode=mode, protocol=protocol, seed=seed, popsize=popsize,
+                           generations=generations, max_queries=max_queries, search=search_name,
+                           batch_images=batch_images, space=space, workers=workers)
     click.echo(f"{model}: {protocol} protocol, {n} images{' (a quick run; --n for more)' if quick else ''}, "
                f"{'/'.join(map(str, sorted(set(pixels))))} pixel(s), search {search_name}"
-               f"{' (the paper DE)' if paper else ''}; results go to {out}", err=True)
+               f"{' (the paper DE)' if paper else ''}; results go to {out}")
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
                       search=search_name, batch_images=batch_images, data_path=data, space=space,
