@@ -135,16 +135,24 @@ def test_different_config_in_same_folder_is_refused(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def _store_with_one_attack(folder, config):
+    from onepixel.campaign.store import ResultStore
+
+    store = ResultStore(folder, config)
+    store.add({"uid": "u0", "changes": []})
+    store.close()
+
+
 def test_runs_from_before_a_setting_existed_resume_with_its_implied_value(tmp_path):
     from onepixel.campaign.store import ResultStore
 
     current = {"model": "allconv", "seed": 0, "space": "input", "input_size": [32, 32]}
     older = {"model": "allconv", "seed": 0}  # written before "space" and "input_size" were recorded
-    ResultStore(tmp_path / "a", older).close()
+    _store_with_one_attack(tmp_path / "a", older)  # an empty store would simply take the new configuration
     store = ResultStore(tmp_path / "a", current)
     assert store.config == current  # upgraded in place, so later checks compare every setting
     store.close()
-    ResultStore(tmp_path / "b", older).close()
+    _store_with_one_attack(tmp_path / "b", older)
     with pytest.raises(InputError, match="space"):
         ResultStore(tmp_path / "b", {**current, "space": "file"})
 
@@ -249,7 +257,7 @@ def test_a_model_file_moved_to_another_path_resumes_but_another_file_is_refused(
     from onepixel.campaign.store import ResultStore
 
     here = {"model": "../shared/models/net.tflite", "model_sha256": "ab" * 32, "seed": 0}
-    ResultStore(tmp_path, here).close()
+    _store_with_one_attack(tmp_path, here)
     ResultStore(tmp_path, {**here, "model": "/elsewhere/net.tflite"}).close()  # same bytes, another machine
     with pytest.raises(InputError, match="model"):
         ResultStore(tmp_path, {**here, "model": "/elsewhere/net.tflite", "model_sha256": "cd" * 32})
