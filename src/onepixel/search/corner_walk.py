@@ -28,7 +28,7 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from .colours import colour_grid
-from .locations import centre_prior, corner_candidates, neighbourhoods
+from .locations import centre_prior, corner_candidates, corner_log_weights, neighbourhoods
 
 if TYPE_CHECKING:
     from .random import RandomSearch
@@ -83,12 +83,8 @@ class CornerWalk:
         t = self.settings.temperature
         if t is None:
             return
-        px = images.reshape(len(images), self.locs, -1).astype(np.float64)
-        # One corner at a time: a (locations, corners, channels) temporary is gigabytes for a large photo.
-        logw = np.stack([np.linalg.norm(px - c, axis=-1) for c in self.colours], axis=-1)
-        logw -= logw.max(-1, keepdims=True)  # in place, here and below: these arrays are H * W * 8 per image
-        logw /= t
-        logw += self.where[None, :, None]
+        logw = corner_log_weights(images, self.locs, self.colours, t)
+        logw += self.where[None, :, None]  # in place: these arrays are H * W * 8 per image
         del self.keys  # the old keys go before the new ones are made
         self._sort_keys(logw.reshape(len(images), -1))
 

@@ -32,3 +32,14 @@ def corner_candidates(loc: np.ndarray, col: np.ndarray, colours: np.ndarray, wid
     """Candidate vectors (..., k * (2 + C)) of k changes given as flat locations ``loc`` (..., k) and indices
     ``col`` (..., k) into the colour table ``colours`` (M, C)."""
     return grid_changes(loc * len(colours) + col, width, colours).reshape(*loc.shape[:-1], -1)
+
+
+def corner_log_weights(images: np.ndarray, locs: int, colours: np.ndarray, temperature: float) -> np.ndarray:
+    """(n, locations, corners) log-weights of the corner colours: their distance to each image's own
+    pixel at that location, scaled by ``temperature`` (uint8 (n, H, W, C) clean images)."""
+    px = images.reshape(len(images), locs, -1).astype(np.float64)
+    # One corner at a time: a (locations, corners, channels) temporary is gigabytes for a large photo.
+    logw = np.stack([np.linalg.norm(px - c, axis=-1) for c in colours], axis=-1)
+    logw -= logw.max(-1, keepdims=True)  # in place: these arrays are H * W * 8 per image
+    logw /= temperature
+    return logw

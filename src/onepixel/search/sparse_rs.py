@@ -19,7 +19,7 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from .colours import colour_grid
-from .locations import centre_prior, corner_candidates
+from .locations import centre_prior, corner_candidates, corner_log_weights
 
 if TYPE_CHECKING:
     from .random import RandomSearch
@@ -60,11 +60,7 @@ class SparseRS:
         t = self.settings.temperature
         if t is None:
             return
-        px = images.reshape(len(images), self.locs, -1).astype(np.float64)
-        logw = np.stack([np.linalg.norm(px - c, axis=-1) for c in self.colours], axis=-1)
-        logw -= logw.max(-1, keepdims=True)
-        logw /= t
-        self.logw = logw
+        self.logw = corner_log_weights(images, self.locs, self.colours, t)
 
     def max_queries(self) -> int:
         return self.settings.budget
