@@ -28,7 +28,7 @@ from torch import nn
 from onepixel import zoo
 from onepixel.candidates import apply
 from onepixel.models.delta import DeltaEngine
-from onepixel.models.pytorch import Preprocess, _fold_batchnorm
+from onepixel.models.pytorch import Preprocess, fold_batchnorm
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10" / "test.npz"
 
@@ -95,7 +95,7 @@ def measure(name: str, precision: str, rows: int, reps: int, batch_size: int, de
     """Per-query medians of the full forward and of delta inference on the same rows, interleaved."""
     module, pre, images = _model(name)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    fast = _fold_batchnorm(copy.deepcopy(module)).to(dtype).to(memory_format=torch.channels_last).eval()
+    fast = fold_batchnorm(copy.deepcopy(module)).to(dtype).to(memory_format=torch.channels_last).eval()
     engine = DeltaEngine(fast, pre, delta_batch_size, min_gain=1.0)
     bases = torch.from_numpy(images)
     n, h, w, _ = images.shape

@@ -49,7 +49,7 @@ def _compare(module: nn.Module, images: np.ndarray, k: int, n: int = 32, seed: i
     engine = clf.delta_engine()
     assert engine is not None
     if cache_bytes is not None:
-        engine._cache.budget = cache_bytes
+        engine.cache.budget = cache_bytes
     rng = np.random.default_rng(seed)
     _, h, w, _ = images.shape
     which = rng.integers(0, len(images), n)

@@ -1,6 +1,6 @@
 """Delta (incremental) inference: re-run only the part of a network that a few changed pixels can reach.
 
-The clean image's activations are computed once and cached. A candidate that changes k pixels inside an
+The clean image's activations are computed once and cached (:mod:`onepixel.models.delta_cache`). A candidate that changes k pixels inside an
 sh x sw box alters, layer by layer, only a window of each feature map; the engine gathers each op's input
 window from the clean cache, overlays the part that changed, and runs the op on the window alone
 (convolutions, pooling, activations, batch-norm, residual additions). Where the window reaches the whole
@@ -15,61 +15,16 @@ the clean activations are computed in fixed batches, so a row's scores never dep
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import fx, nn
-from torch.nn import functional as F
 
 from . import delta_plan
+from .delta_cache import CACHE_BATCH, CleanCache, Rows, as_index, window_offsets
 from .delta_graph import TracedNet, trace
-from .delta_plan import Gather, Plan
-
-#: rows of clean images per cache-building forward (fixed, so cached values never depend on batch-mates)
-CACHE_BATCH = 4
-
-
-@dataclass
-class _Rows:
-    """Index data of one chunk: cache slot, base image, and input window start per row."""
-
-    slots: np.ndarray
-    ay: np.ndarray
-    ax: np.ndarray
-
-
-class _CleanCache:
-    """Clean activations of the base images, in slots, for the (node, pad value) keys the plans gather from.
-
-    Each key holds one (slots, H + pads, W + pads, C) tensor in NHWC, padded with the value its consumer
-    pads with (0 for convolutions, -inf for max-pooling), so that windows reaching into the padding are
-    plain gathers. Slots are reused least-recently-used first within a memory budget.
-    """
-
-    def __init__(self, budget_bytes: int) -> None:
-        self.budget = budget_bytes
-        self.keys: dict[tuple[str, float], tuple[int, int, int, int]] = {}
-        self.store: dict[tuple[str, float], torch.Tensor] = {}
-        self.slot_of: OrderedDict[int, int] = OrderedDict()
-        self.capacity = 0
-        self.owner: tuple[torch.Tensor, int] | None = None  # the base images the slots belong to, and their version
-
-    def reset(self, keys: dict[tuple[str, float], tuple[int, int, int, int]] | None = None) -> None:
-        if keys is not None:
-            self.keys = dict(keys)
-        self.store.clear()
-        self.slot_of.clear()
-        self.capacity = 0
-
-    def bytes_per_image(self, shapes: dict[str, tuple[int, ...]], itemsize: int) -> int:
-        total = 0
-        for (name, _), (pt, pb, pl, pr) in self.keys.items():
-            _, c, h, w = shapes[name]
-            total += (h + pt + pb) * (w + pl + pr) * c * itemsize
-        return total
+from .delta_plan import Plan
 
 
 class DeltaEngine:
@@ -98,9 +53,8 @@ class DeltaEngine:
         self._plans: dict[tuple[tuple[int, int, int], tuple[int, int]], Plan | None] = {}
         self._consts: dict[tuple[int, int, int], dict[fx.Node, object]] = {}
         self._last_use: dict[tuple[int, int, int], dict[fx.Node, int]] = {}
-        self._shape: tuple[int, int, int] | None = None
-        self._cache = _CleanCache(cache_bytes)
-        self._rel: dict[tuple, np.ndarray] = {}
+        #: the clean activations of the current query's base images (see :mod:`onepixel.models.delta_cache`)
+        self.cache = CleanCache(cache_bytes, self.dtype, self.device)
         self.trace_error: str | None = None
 
     # ----------------------------------------------------------------------------------------- planning
@@ -175,72 +129,22 @@ class DeltaEngine:
 
     def _prepare(self, bases: torch.Tensor, chw: tuple[int, int, int]) -> None:
         """Start a fresh cache when the base images or the set of cached activations change."""
-        # Identity of the tensor itself, held alive: a freed batch's tensor often comes back at the same address
-        # with the same id() and shape, and the new images would then be scored on the old ones' activations.
-        owner, version = self._cache.owner, _version(bases)
-        same = owner is not None and owner[0] is bases and owner[1] == version
-        keys: dict[tuple[str, float], tuple[int, int, int, int]] = {}
-        for (shape, _), plan in self._plans.items():
-            if plan is None or shape != chw:
-                continue
-            for (node, value), pads in plan.caches.items():
-                old = keys.get((node.name, value), (0, 0, 0, 0))
-                keys[(node.name, value)] = tuple(max(a, b) for a, b in zip(old, pads, strict=True))  # type: ignore[assignment]
-        if not same or chw != self._shape or not _covers(self._cache.keys, keys):
-            self._cache.reset(keys)
-            self._cache.owner = (bases, version)
-            self._shape = chw
-
-    def _slots(self, bases: torch.Tensor, images: np.ndarray) -> np.ndarray:
-        """Cache slots of ``images`` (indices into ``bases``), computing the clean activations of new ones."""
-        cache = self._cache
-        uniq = np.unique(images)
-        missing = [int(i) for i in uniq if int(i) not in cache.slot_of]
-        for i in uniq:
-            if int(i) in cache.slot_of:
-                cache.slot_of.move_to_end(int(i))
-        if missing:
-            self._grow(len(cache.slot_of) + len(missing), protect=len(uniq))
-            free = sorted(set(range(cache.capacity)) - set(cache.slot_of.values()))
-            wanted = set(int(i) for i in uniq)
-            while len(free) < len(missing):  # evict least recently used images not needed now
-                victim = next(k for k in cache.slot_of if k not in wanted)
-                free.append(cache.slot_of.pop(victim))
-            new = {img: free[j] for j, img in enumerate(missing)}
-            self._fill(bases, new)
-            cache.slot_of.update(new)
-        return np.array([cache.slot_of[int(i)] for i in images], dtype=np.int64)
-
-    def _grow(self, wanted: int, protect: int) -> None:
-        cache = self._cache
-        net = self._nets[self._shape]  # type: ignore[index]
-        assert net is not None
-        shapes = {op.node.name: op.shape for op in net.ops if op.shape is not None}
-        per_image = max(1, cache.bytes_per_image(shapes, torch.empty(0, dtype=self.dtype).element_size()))  # type: ignore[arg-type]
-        limit = max(protect, cache.budget // per_image)
-        cap = min(max(wanted, 2 * cache.capacity), limit)
-        if cap <= cache.capacity:
-            return
-        for key, (pt, pb, pl, pr) in cache.keys.items():
-            _, c, h, w = shapes[key[0]]  # type: ignore[misc]
-            t = torch.empty((cap, h + pt + pb, w + pl + pr, c), dtype=self.dtype, device=self.device)
-            if key in cache.store:
-                t[: cache.capacity] = cache.store[key]
-            cache.store[key] = t
-        cache.capacity = cap
+        self.cache.prepare(bases, chw, [plan for (shape, _), plan in self._plans.items()
+                                        if plan is not None and shape == chw])
 
     def _fill(self, bases: torch.Tensor, new: dict[int, int]) -> None:
         """Run the clean forward (fixed batches of :data:`CACHE_BATCH`) and store the cached activations."""
-        net = self._nets[self._shape]  # type: ignore[index]
+        chw = self.cache.shape
+        net = self._nets[chw]  # type: ignore[index]
         assert net is not None
-        wanted = {name for name, _ in self._cache.keys}
+        wanted = self.cache.names()
         imgs, slots = list(new), list(new.values())
         for start in range(0, len(imgs), CACHE_BATCH):
             part = imgs[start : start + CACHE_BATCH]
             idx = torch.as_tensor(part + [part[-1]] * (CACHE_BATCH - len(part)), device=bases.device)
             env: dict[fx.Node, object] = {}
-            consts = self._consts[self._shape]  # type: ignore[index]
-            last = self._last_use[self._shape]  # type: ignore[index]
+            consts = self._consts[chw]  # type: ignore[index]
+            last = self._last_use[chw]  # type: ignore[index]
             for i, op in enumerate(net.ops):
                 node = op.node
                 if op.kind == "input":
@@ -253,12 +157,7 @@ class DeltaEngine:
                 if node.name in wanted:
                     value = env[node]
                     assert isinstance(value, torch.Tensor)
-                    nhwc = value[: len(part)].permute(0, 2, 3, 1)
-                    sl = torch.as_tensor(slots[start : start + len(part)], device=self.device)
-                    for (name, pad_value), (pt, pb, pl, pr) in self._cache.keys.items():
-                        if name == node.name:
-                            padded = F.pad(nhwc, (0, 0, pl, pr, pt, pb), value=pad_value)
-                            self._cache.store[(name, pad_value)].index_copy_(0, sl, padded.to(self.dtype))
+                    self.cache.put(node.name, slots[start : start + len(part)], value[: len(part)])
                 for a in node.all_input_nodes:
                     if last.get(a) == i and a.op != "get_attr":
                         env.pop(a, None)
@@ -273,54 +172,12 @@ class DeltaEngine:
             win = torch.as_tensor(colours[:, -1], device=dev).view(g, 1, 1, c)  # all k pixels coincide: last wins
         else:
             base = which * (h * w) + ay * w + ax
-            idx = _index((base[:, None] + self._rel_index(size, w)).reshape(-1), dev)
+            idx = as_index((base[:, None] + window_offsets(size, w)).reshape(-1), dev)
             win = bases.reshape(-1, c).index_select(0, idx).view(g, size[0], size[1], c)
             rows = torch.arange(g, device=dev)[:, None].expand(g, x.shape[1])
             win[rows, torch.as_tensor(y - ay[:, None], device=dev), torch.as_tensor(x - ax[:, None], device=dev)] = \
                 torch.as_tensor(colours, device=dev)
         return self.preprocess(win, self.dtype)
-
-    def _rel_index(self, size: tuple[int, int], row_len: int) -> np.ndarray:
-        """Flat offsets r * row_len + c of an h x w window, as a (1, h*w) array (cached: the same few shapes
-        recur every chunk)."""
-        key = (size, row_len)
-        t = self._rel.get(key)
-        if t is None:
-            t = self._rel[key] = (np.arange(size[0])[:, None] * row_len + np.arange(size[1])[None, :]).reshape(1, -1)
-        return t
-
-    def _gather(self, g: Gather, value: torch.Tensor, rows: _Rows) -> torch.Tensor:
-        """Apply a :class:`Gather`: clean activations at the target window with ``value`` overlaid.
-
-        Index arithmetic runs in numpy and enters torch without a copy: two tensor ops per gather (one
-        gather, one scatter), since per-op cost, not bytes moved, dominates on small windows.
-        """
-        store = self._cache.store[(g.src.name, g.pad_value)]
-        pt, _, pl, _ = self._cache.keys[(g.src.name, g.pad_value)]
-        _, hp, wp, c = store.shape
-        dev = store.device
-        h, w = g.size
-        gn = len(rows.slots)
-        ty, tx = g.t[0][rows.ay], g.t[1][rows.ax]
-        base = rows.slots * (hp * wp) + (ty + pt) * wp + (tx + pl)
-        idx = _index((base[:, None] + self._rel_index(g.size, wp)).reshape(-1), dev)
-        n_rows = gn * h * w
-        # One spare row at the end takes the overlay's out-of-window writes when it must be clipped.
-        buf = torch.empty((n_rows + int(g.clip), c), dtype=store.dtype, device=dev)
-        torch.index_select(store.view(-1, c), 0, idx, out=buf[:n_rows])
-        if g.src_size is not None:
-            sh, sw = g.src_size
-            ry, rx = g.r[0][rows.ay], g.r[1][rows.ax]
-            if not g.clip:
-                d = (np.arange(gn) * (h * w) + ry * w + rx)[:, None] + self._rel_index((sh, sw), w)
-            else:
-                yy = ry[:, None] + np.arange(sh)
-                xx = rx[:, None] + np.arange(sw)
-                ok = ((yy >= 0) & (yy < h))[:, :, None] & ((xx >= 0) & (xx < w))[:, None, :]
-                d = np.where(ok, np.arange(gn)[:, None, None] * (h * w) + yy[:, :, None] * w + xx[:, None, :], n_rows)
-            src = value.permute(0, 2, 3, 1).reshape(-1, c)
-            buf.index_copy_(0, _index(d.reshape(-1), dev), src.to(store.dtype))
-        return buf[:n_rows].view(gn, h, w, c).permute(0, 3, 1, 2)
 
     def _run(self, plan: Plan, chw: tuple[int, int, int], bases: torch.Tensor, which: np.ndarray, x: np.ndarray,
              y: np.ndarray, colours: np.ndarray) -> torch.Tensor:
@@ -330,7 +187,7 @@ class DeltaEngine:
         sh, sw = plan.size
         ay = np.clip(y.min(1), 0, chw[1] - sh)
         ax = np.clip(x.min(1), 0, chw[2] - sw)
-        rows = _Rows(self._slots(bases, which), ay, ax)
+        rows = Rows(self.cache.slots(bases, which, net, self._fill), ay, ax)
         consts = self._consts[chw]
         last = self._last_use[chw]
         env: dict[fx.Node, object] = {}
@@ -346,7 +203,7 @@ class DeltaEngine:
             else:
                 vals = dict(env)
                 for a, g in step.gathers.items():
-                    vals[a] = self._gather(g, env[a], rows)  # type: ignore[arg-type]
+                    vals[a] = self.cache.gather(g, env[a], rows)  # type: ignore[arg-type]
                 if step.mode == "output":
                     result = _concrete(node, vals)[0][0]
                 elif step.mode == "window" and op.kind == "slide":
@@ -376,28 +233,9 @@ def _concrete(node: fx.Node, env: dict) -> tuple[tuple, dict]:
     return tuple(args), dict(kwargs)  # type: ignore[arg-type]
 
 
-def _index(a: np.ndarray, device: torch.device) -> torch.Tensor:
-    """An int64 numpy index as a tensor on ``device`` (no copy on the CPU)."""
-    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
-    return t if device.type == "cpu" else t.to(device)
-
-
 def _buckets(n: int) -> list[int]:
     """Window sizes of the classes along an axis of n pixels: powers of two below n, then n."""
     out = [1]
     while out[-1] * 2 < n:
         out.append(out[-1] * 2)
     return out + [n] if n > 1 else out
-
-
-def _covers(have: dict, need: dict) -> bool:
-    return all(k in have and all(a >= b for a, b in zip(have[k], p, strict=True)) for k, p in need.items())
-
-
-def _version(t: torch.Tensor) -> int:
-    """The tensor's in-place-write counter; -1 for an inference tensor, which has none (made under
-    ``torch.inference_mode``, it cannot be written outside of it)."""
-    try:
-        return t._version
-    except RuntimeError:
-        return -1

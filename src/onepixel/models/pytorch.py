@@ -80,7 +80,7 @@ def _no_grad_warning() -> Iterator[None]:
         yield
 
 
-def _fold_batchnorm(module: nn.Module) -> nn.Module:
+def fold_batchnorm(module: nn.Module) -> nn.Module:
     """Fold eval-mode BatchNorm into the preceding convolutions where torch.fx can trace the module."""
     try:
         from torch.fx.experimental.optimization import fuse
@@ -145,7 +145,7 @@ class TorchClassifier(Classifier):
         self._bf16 = use_bf16
         self.fast = self.reference
         if use_bf16:
-            fast = _fold_batchnorm(copy.deepcopy(self.reference))
+            fast = fold_batchnorm(copy.deepcopy(self.reference))
             with _no_grad_warning():
                 self.fast = fast.to(torch.bfloat16).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.precision = "bf16" if use_bf16 else "fp32"
@@ -169,7 +169,7 @@ class TorchClassifier(Classifier):
             module = self.fast
             if not self._bf16:  # fold BN and go channels_last here too: fewer, faster ops on the windows
                 with _no_grad_warning():
-                    module = _fold_batchnorm(copy.deepcopy(self.reference)).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
+                    module = fold_batchnorm(copy.deepcopy(self.reference)).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
             gain = 1.0 if self.delta is True else AUTO_DELTA_GAIN
             self._delta = DeltaEngine(module, self.preprocess, self.delta_batch_size, min_gain=gain)
         return self._delta
