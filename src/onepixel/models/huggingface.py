@@ -2,7 +2,7 @@
 
 A checkpoint is ``config.json`` + safetensors weights + ``preprocessor_config.json``. The network is loaded
 with ``transformers`` (``AutoModelForImageClassification``, never with remote code); the preprocessing is read
-from the image-processor config (:func:`onepixel.models.metadata.from_hf`) and the class names from
+from the image-processor config (:func:`onepixel.models.preprocessing.from_hf`) and the class names from
 ``id2label``. onepixel never downloads: a hub id must already be in the cache (``HF_HOME``), and the error
 for one that is not says how to fetch it.
 """
@@ -20,7 +20,8 @@ from typing import Any
 from torch import nn
 
 from ..errors import ModelError
-from .metadata import ModelPreprocessing, from_hf, id2label_names, torch_classifier, with_overrides
+from .metadata import id2label_names, torch_classifier
+from .preprocessing import ModelPreprocessing, from_hf, with_overrides
 from .pytorch import TorchClassifier
 
 #: ``org/name`` as the hub spells repository ids
@@ -120,8 +121,8 @@ def load_hf(spec: str | Path, preprocess: Mapping[str, Any] | ModelPreprocessing
     Args:
         spec: a folder with ``config.json`` or an ``org/name`` hub id already in the local cache.
         preprocess: overrides of the checkpoint's preprocessing (keys of
-            :data:`~onepixel.models.metadata.OVERRIDE_KEYS`, e.g. ``{"size": 224}``) or a whole
-            :class:`~onepixel.models.metadata.ModelPreprocessing`.
+            :data:`~onepixel.models.preprocessing.OVERRIDE_KEYS`, e.g. ``{"size": 224}``) or a whole
+            :class:`~onepixel.models.preprocessing.ModelPreprocessing`.
         class_names: replace the names from ``id2label``.
         options: for :class:`~onepixel.models.pytorch.TorchClassifier` (device, batch_size, precision, delta).
     """

@@ -148,7 +148,8 @@ def load_model(spec: str, **options: Any) -> Classifier:
         raise ModelError(f"--preprocess is for Hugging Face checkpoints and TorchScript files, not {fmt} models")
     clf = MODEL_FORMATS[fmt].load(path, **options)
     if overrides:
-        from .metadata import attach, with_overrides
+        from .metadata import attach
+        from .preprocessing import with_overrides
 
         attach(clf, with_overrides(None, overrides))
     return clf
