@@ -45,6 +45,75 @@ ProgressFn = Callable[[RunProgress], None]
 
 
 @dataclass
+class Batch:
+    """What one run attacks, fixed for the run: the images (uint8, and as a tensor on the model's device), their
+    labels, targets and seeds, their clean reference-precision probabilities and the candidate space."""
+
+    images: np.ndarray
+    bases: torch.Tensor
+    labels: np.ndarray
+    targets: np.ndarray | None
+    seeds: list[int]
+    clean: np.ndarray
+    space: PixelSpace
+
+    def targets_of(self, rows: np.ndarray) -> np.ndarray | None:
+        return self.targets[rows] if self.targets is not None else None
+
+
+@dataclass
+class BatchState:
+    """Where each image of a run stands, one entry per image, and which images are still searched (``active``).
+
+    The best candidate so far (``best_*``, in search precision) is what a failure reports; the best verified
+    success (``adv_*``, in reference precision) is what a success reports.
+    """
+
+    queries: np.ndarray  #: search queries spent
+    verify_queries: np.ndarray  #: reference-precision queries spent verifying
+    model_queries: np.ndarray  #: search queries that reached the model (the rest were answered from memory)
+    rounds: np.ndarray  #: search rounds run
+    first_success: np.ndarray  #: search query of the first verified success; -1: none
+    best_fit: np.ndarray
+    best_cand: np.ndarray
+    best_prob: np.ndarray  #: the true class's (untargeted) or target's (targeted) probability at the best candidate
+    adv_fit: np.ndarray
+    adv_cand: np.ndarray
+    adv_probs: np.ndarray
+    done: np.ndarray  #: the criterion says stop
+    seconds: np.ndarray  #: from the start of the run to the image's end
+    active: np.ndarray
+    started: float  #: ``time.perf_counter()`` at the start of the search
+    results: dict[int, AttackResult]  #: of the finished images
+
+    @classmethod
+    def start(cls, n: int, dim: int, classes: int) -> BatchState:
+        return cls(queries=np.zeros(n, dtype=np.int64), verify_queries=np.zeros(n, dtype=np.int64),
+                   model_queries=np.zeros(n, dtype=np.int64), rounds=np.zeros(n, dtype=np.int64),
+                   first_success=np.full(n, -1, dtype=np.int64), best_fit=np.full(n, np.inf),
+                   best_cand=np.zeros((n, dim)), best_prob=np.full(n, np.nan), adv_fit=np.full(n, np.inf),
+                   adv_cand=np.zeros((n, dim)), adv_probs=np.zeros((n, classes)), done=np.zeros(n, dtype=bool),
+                   seconds=np.zeros(n), active=np.arange(n), started=time.perf_counter(), results={})
+
+
+@dataclass
+class Round:
+    """One search round of the active images: their candidates, search-precision probabilities and fitness."""
+
+    active: np.ndarray  #: the images asked, one per row
+    labels: np.ndarray
+    targets: np.ndarray | None
+    trials: np.ndarray  #: (rows, candidates, dim)
+    evaluated: np.ndarray  #: (rows, candidates): within the image's round size and budget
+    probs: np.ndarray  #: (rows, candidates, classes)
+    fitness: np.ndarray  #: (rows, candidates); inf where not evaluated
+    start: np.ndarray  #: queries before the round: candidate j of row i is query ``start[i] + j + 1`` of its image
+
+    def targets_of(self, rows: np.ndarray) -> np.ndarray | None:
+        return self.targets[rows] if self.targets is not None else None
+
+
+@dataclass
 class Runner:
     """Runs one search with one criterion against one model.
 
@@ -78,148 +147,166 @@ class Runner:
         ``on_results`` is called with the results of the images that finished in a round, as soon as they
         are finished (so a caller can store them at once); the returned list is in input order.
         """
-        n, h, w, c = images.shape
-        space = PixelSpace(h, w, c, self.pixels)
-        model, crit = self.model, self.criterion
-        bases = torch.from_numpy(np.ascontiguousarray(images)).to(model.device)
-        clean = model.probs(bases, reference=True)
-        _check_classes(labels, targets, clean.shape[1])
-
-        self.search.start(space, list(seeds))
-        if hasattr(self.search, "observe"):  # an optional hook: the attacker always has the clean images
-            self.search.observe(images)
+        batch = self._batch(images, labels, targets, seeds)
+        self.search.start(batch.space, list(seeds))
+        self.search.observe(images)  # the attacker always has the clean images
         budget = min(self.max_queries or np.iinfo(np.int64).max, self.search.max_queries())
-        queries = np.zeros(n, dtype=np.int64)
-        first_success = np.full(n, -1, dtype=np.int64)  # search query of the first verified success; -1: none
-        verify_queries = np.zeros(n, dtype=np.int64)
-        rounds = np.zeros(n, dtype=np.int64)
-        best_fit, best_cand = np.full(n, np.inf), np.zeros((n, space.dim))
-        best_prob = np.full(n, np.nan)
-        adv_fit, adv_cand = np.full(n, np.inf), np.zeros((n, space.dim))
-        adv_probs = np.zeros_like(clean)
-        done = np.zeros(n, dtype=bool)
-        seconds = np.zeros(n)
-        active = np.arange(n)
-        t0 = time.perf_counter()
-        results: dict[int, AttackResult] = {}
-        memo = QueryMemo(clean.shape[1]) if self.memo else None
-        model_queries = np.zeros(n, dtype=np.int64)
-
-        while active.size:
-            lab = labels[active]
-            tg = targets[active] if targets is not None else None
-            trials = self.search.ask(active)
-            a, p, _ = trials.shape
-            sizes = self._round_sizes(active, p)
-            n_eval = np.minimum(sizes, budget - queries[active])
-            evaluated = np.arange(p)[None, :] < n_eval[:, None]
-            probs = np.zeros((a, p, clean.shape[1]))
-            for size in np.unique(sizes):  # chunks follow each image's own round size, never its batch-mates'
-                rows, cols = np.nonzero(evaluated & (sizes == size)[:, None])
-                probs[rows, cols] = self._search_query(bases, active[rows], decode(trials[rows, cols], space),
-                                                       int(size), memo, model_queries)
-            fitness = np.where(evaluated, crit.fitness(probs, lab, tg), np.inf)
-            self.search.tell(active, fitness)
-            start = queries[active].copy()  # candidate j of this round is query start + j + 1 of its image
-            queries[active] += n_eval
-            rounds[active] += 1
-
-            j = np.argmin(fitness, axis=1)
-            f = fitness[np.arange(a), j]
-            better = f < best_fit[active]
-            best_fit[active[better]] = f[better]
-            best_cand[active[better]] = trials[better, j[better]]
-            goal = lab if tg is None else tg  # the class whose probability the progress shows
-            best_prob[active[better]] = probs[better, j[better], goal[better]]
-
-            # Re-verify the most promising apparent success of each image in reference precision; when the
-            # reference rejects it (a fast-precision false positive), try that image's next one of this round,
-            # so a false positive cannot hide a true success (searches that never retry a change would lose it).
-            flagged = crit.is_adversarial(probs, lab, tg) & evaluated
-            flag_fit = np.where(flagged, fitness, np.inf)
-            retry = np.ones(a, dtype=bool)
-            while retry.any():
-                jf = np.argmin(flag_fit, axis=1)
-                ff = flag_fit[np.arange(a), jf]
-                check = retry & np.isfinite(ff) & (ff < adv_fit[active])
-                if not check.any():
-                    break
-                ci = np.nonzero(check)[0]
-                imgs, cand = active[ci], trials[ci, jf[ci]]
-                if model.has_fast_precision:
-                    cp = decode(cand, space)
-                    ref = model.query(bases, imgs, cp.x, cp.y, cp.colours, reference=True)
-                    verify_queries[imgs] += 1
-                else:
-                    ref = probs[ci, jf[ci]]
-                r3 = ref[:, None, :]
-                ok = crit.is_adversarial(r3, lab[ci], tg[ci] if tg is not None else None)[:, 0]
-                stop = crit.should_stop(r3, lab[ci], tg[ci] if tg is not None else None)[:, 0]
-                rf = crit.fitness(r3, lab[ci], tg[ci] if tg is not None else None)[:, 0]
-                upd = ok & (rf < adv_fit[imgs])
-                first = upd & (first_success[imgs] < 0)
-                if first.any():
-                    fi = ci[first]
-                    # candidates the reference already rejected this round (their flag_fit is inf) are not asked again
-                    unrejected = flagged[fi] & np.isfinite(flag_fit[fi])
-                    first_success[active[fi]] = start[fi] + self._earliest_success(
-                        bases, active[fi], trials[fi], unrejected, jf[fi], lab[fi],
-                        tg[fi] if tg is not None else None, space, verify_queries) + 1
-                adv_fit[imgs[upd]] = rf[upd]
-                adv_cand[imgs[upd]] = cand[upd]
-                adv_probs[imgs[upd]] = ref[upd]
-                done[imgs[stop]] = True
-                retry[:] = False
-                retry[ci[~ok]] = True
-                flag_fit[ci[~ok], jf[ci[~ok]]] = np.inf
-
-            finished = done[active] | (queries[active] >= budget) | self.search.exhausted(active)
-            seconds[active[finished]] = time.perf_counter() - t0
-            if finished.any():
-                batch = self._results(active[finished], images, bases, labels, targets, seeds, clean, space, queries,
-                                      verify_queries, rounds, best_cand, adv_fit, adv_cand, adv_probs, seconds,
-                                      model_queries, first_success)
-                results.update((r.index, r) for r in batch)
-                if on_results is not None:
-                    on_results(batch)
-            if memo is not None:
-                memo.forget(active[finished])
-            active = active[~finished]
+        state = BatchState.start(len(images), batch.space.dim, batch.clean.shape[1])
+        memo = QueryMemo(batch.clean.shape[1]) if self.memo else None
+        while state.active.size:
+            rnd = self._search_round(batch, state, budget, memo)
+            self._keep_best(state, rnd)
+            self._verify_successes(batch, state, rnd)
+            self._retire(batch, state, budget, memo, on_results)
             if progress is not None:
-                spent = int(queries.sum())
-                progress(RunProgress(len(results), n, sum(r.success for r in results.values()), spent,
-                                     spent + int((budget - queries[active]).sum()), best_prob.copy()))
+                progress(self._progress(state, budget))
+        return AttackResults(state.results[i] for i in range(len(images)))
 
-        return AttackResults(results[i] for i in range(n))
+    # ------------------------------------------------------------------------------------------ the steps
+    def _batch(self, images: np.ndarray, labels: np.ndarray, targets: np.ndarray | None, seeds: list[int]) -> Batch:
+        """The run's fixed inputs, with the clean images' reference probabilities (which also check the labels)."""
+        _, h, w, c = images.shape
+        bases = torch.from_numpy(np.ascontiguousarray(images)).to(self.model.device)
+        clean = self.model.probs(bases, reference=True)
+        _check_classes(labels, targets, clean.shape[1])
+        return Batch(images, bases, labels, targets, seeds, clean, PixelSpace(h, w, c, self.pixels))
 
+    def _search_round(self, batch: Batch, state: BatchState, budget: int, memo: QueryMemo | None) -> Round:
+        """Ask the search for the active images' candidates, query them in search precision (each image's own
+        round size, within its budget), score them with the criterion, tell the search and count the queries."""
+        active = state.active
+        lab, tg = batch.labels[active], batch.targets_of(active)
+        trials = self.search.ask(active)
+        a, p, _ = trials.shape
+        sizes = self._round_sizes(active, p)
+        n_eval = np.minimum(sizes, budget - state.queries[active])
+        evaluated = np.arange(p)[None, :] < n_eval[:, None]
+        probs = np.zeros((a, p, batch.clean.shape[1]))
+        for size in np.unique(sizes):  # chunks follow each image's own round size, never its batch-mates'
+            rows, cols = np.nonzero(evaluated & (sizes == size)[:, None])
+            probs[rows, cols] = self._search_query(batch.bases, active[rows], decode(trials[rows, cols], batch.space),
+                                                   int(size), memo, state.model_queries)
+        fitness = np.where(evaluated, self.criterion.fitness(probs, lab, tg), np.inf)
+        self.search.tell(active, fitness)
+        start = state.queries[active].copy()
+        state.queries[active] += n_eval
+        state.rounds[active] += 1
+        return Round(active, lab, tg, trials, evaluated, probs, fitness, start)
+
+    def _keep_best(self, state: BatchState, rnd: Round) -> None:
+        """Keep each image's best candidate so far (search precision) and its goal class's probability."""
+        active = rnd.active
+        j = np.argmin(rnd.fitness, axis=1)
+        f = rnd.fitness[np.arange(len(active)), j]
+        better = f < state.best_fit[active]
+        state.best_fit[active[better]] = f[better]
+        state.best_cand[active[better]] = rnd.trials[better, j[better]]
+        goal = rnd.labels if rnd.targets is None else rnd.targets  # the class whose probability the progress shows
+        state.best_prob[active[better]] = rnd.probs[better, j[better], goal[better]]
+
+    def _verify_successes(self, batch: Batch, state: BatchState, rnd: Round) -> None:
+        """Re-verify the most promising apparent success of each image in reference precision; when the
+        reference rejects it (a fast-precision false positive), try that image's next one of this round, so a
+        false positive cannot hide a true success (searches that never retry a change would lose it)."""
+        flagged = self.criterion.is_adversarial(rnd.probs, rnd.labels, rnd.targets) & rnd.evaluated
+        flag_fit = np.where(flagged, rnd.fitness, np.inf)
+        a = len(rnd.active)
+        retry = np.ones(a, dtype=bool)
+        while retry.any():
+            jf = np.argmin(flag_fit, axis=1)
+            ff = flag_fit[np.arange(a), jf]
+            check = retry & np.isfinite(ff) & (ff < state.adv_fit[rnd.active])
+            if not check.any():
+                break
+            ci = np.nonzero(check)[0]
+            ok = self._verify(batch, state, rnd, ci, jf[ci], flagged, flag_fit)
+            retry[:] = False
+            retry[ci[~ok]] = True
+            flag_fit[ci[~ok], jf[ci[~ok]]] = np.inf
+
+    def _verify(self, batch: Batch, state: BatchState, rnd: Round, ci: np.ndarray, jc: np.ndarray,
+                flagged: np.ndarray, flag_fit: np.ndarray) -> np.ndarray:
+        """Check candidate ``jc`` of round rows ``ci`` in reference precision and keep each success that beats
+        its image's best (dating its image's first one); returns which succeeded."""
+        crit = self.criterion
+        imgs, cand = rnd.active[ci], rnd.trials[ci, jc]
+        lab, tg = rnd.labels[ci], rnd.targets_of(ci)
+        if self.model.has_fast_precision:
+            cp = decode(cand, batch.space)
+            ref = self.model.query(batch.bases, imgs, cp.x, cp.y, cp.colours, reference=True)
+            state.verify_queries[imgs] += 1
+        else:
+            ref = rnd.probs[ci, jc]
+        r3 = ref[:, None, :]
+        ok = crit.is_adversarial(r3, lab, tg)[:, 0]
+        stop = crit.should_stop(r3, lab, tg)[:, 0]
+        rf = crit.fitness(r3, lab, tg)[:, 0]
+        upd = ok & (rf < state.adv_fit[imgs])
+        first = upd & (state.first_success[imgs] < 0)
+        if first.any():
+            fi = ci[first]
+            # candidates the reference already rejected this round (their flag_fit is inf) are not asked again
+            unrejected = flagged[fi] & np.isfinite(flag_fit[fi])
+            state.first_success[rnd.active[fi]] = rnd.start[fi] + self._earliest_success(
+                batch, state, rnd, fi, unrejected, jc[first]) + 1
+        state.adv_fit[imgs[upd]] = rf[upd]
+        state.adv_cand[imgs[upd]] = cand[upd]
+        state.adv_probs[imgs[upd]] = ref[upd]
+        state.done[imgs[stop]] = True
+        return ok
+
+    def _retire(self, batch: Batch, state: BatchState, budget: int, memo: QueryMemo | None,
+                on_results: Callable[[list[AttackResult]], None] | None) -> None:
+        """Finish the images that are done, out of budget or exhausted: their results (handed to ``on_results``
+        at once) and their memo entries; the rest stay active."""
+        active = state.active
+        finished = state.done[active] | (state.queries[active] >= budget) | self.search.exhausted(active)
+        state.seconds[active[finished]] = time.perf_counter() - state.started
+        if finished.any():
+            results = self._results(batch, state, active[finished])
+            state.results.update((r.index, r) for r in results)
+            if on_results is not None:
+                on_results(results)
+        if memo is not None:
+            memo.forget(active[finished])
+        state.active = active[~finished]
+
+    @staticmethod
+    def _progress(state: BatchState, budget: int) -> RunProgress:
+        spent = int(state.queries.sum())
+        return RunProgress(len(state.results), len(state.queries), sum(r.success for r in state.results.values()),
+                           spent, spent + int((budget - state.queries[state.active]).sum()), state.best_prob.copy())
+
+    # ------------------------------------------------------------------------------------------ helpers
     def _round_sizes(self, rows: np.ndarray, width: int) -> np.ndarray:
         """Real proposals per row in the round ``ask`` just returned ``width`` columns for: a search may hold
         fewer for some rows (``round_sizes``, e.g. the random search's small greedy rounds beside wide ones);
-        the columns past them are padding. Without that method every column is a proposal."""
-        sizes = getattr(self.search, "round_sizes", None)
+        the columns past them are padding. Where it returns None every column is a proposal."""
+        sizes = self.search.round_sizes(rows)
         full = np.full(len(rows), width, dtype=np.int64)
-        return full if sizes is None else np.minimum(np.asarray(sizes(rows), dtype=np.int64), full)
+        return full if sizes is None else np.minimum(np.asarray(sizes, dtype=np.int64), full)
 
-    def _earliest_success(self, bases: torch.Tensor, imgs: np.ndarray, trials: np.ndarray, flagged: np.ndarray,
-                          verified: np.ndarray, labels: np.ndarray, targets: np.ndarray | None, space: PixelSpace,
-                          verify_queries: np.ndarray) -> np.ndarray:
-        """Per image, the index in its round of the earliest candidate that succeeds in reference precision.
+    def _earliest_success(self, batch: Batch, state: BatchState, rnd: Round, fi: np.ndarray, flagged: np.ndarray,
+                          verified: np.ndarray) -> np.ndarray:
+        """For round rows ``fi``, the index in the round of the earliest candidate that succeeds in reference
+        precision.
 
-        The candidate ``verified`` (the round's best-fitness success) succeeds; an earlier flagged candidate may
-        too, and a smaller budget would have stopped there. Without a fast precision the search's probabilities
-        are the reference ones, so every flagged candidate succeeds; otherwise the earlier flagged ones are
-        re-checked in reference precision (once per image: only in the round of its first success).
+        The candidate ``verified`` (the round's best-fitness success) succeeds; an earlier ``flagged`` candidate
+        may too, and a smaller budget would have stopped there. Without a fast precision the search's
+        probabilities are the reference ones, so every flagged candidate succeeds; otherwise the earlier flagged
+        ones are re-checked in reference precision (once per image: only in the round of its first success).
         """
         earliest = verified.copy()
         rows, cols = np.nonzero(flagged & (np.arange(flagged.shape[1])[None, :] < verified[:, None]))
         if not rows.size:
             return earliest
         if self.model.has_fast_precision:
-            cp = decode(trials[rows, cols], space)
-            ref = self.model.query(bases, imgs[rows], cp.x, cp.y, cp.colours, reference=True)
-            np.add.at(verify_queries, imgs[rows], 1)
-            ok = self.criterion.is_adversarial(ref[:, None, :], labels[rows],
-                                               targets[rows] if targets is not None else None)[:, 0]
+            imgs, trials = rnd.active[fi], rnd.trials[fi]
+            cp = decode(trials[rows, cols], batch.space)
+            ref = self.model.query(batch.bases, imgs[rows], cp.x, cp.y, cp.colours, reference=True)
+            np.add.at(state.verify_queries, imgs[rows], 1)
+            ok = self.criterion.is_adversarial(ref[:, None, :], rnd.labels[fi][rows],
+                                               rnd.targets[fi][rows] if rnd.targets is not None else None)[:, 0]
             rows, cols = rows[ok], cols[ok]
         np.minimum.at(earliest, rows, cols)
         return earliest
@@ -244,25 +331,30 @@ class Runner:
             memo.add(keys[ask], fresh)
         return out
 
-    def _results(self, rows, images, bases, labels, targets, seeds, clean, space, queries, verify_queries, rounds,
-                 best_cand, adv_fit, adv_cand, adv_probs, seconds, model_queries,
-                 first_success) -> list[AttackResult]:
-        """Results of the finished image ``rows``."""
-        found = np.isfinite(adv_fit[rows])
-        final = np.where(found[:, None], adv_cand[rows], best_cand[rows])
-        after = adv_probs[rows].copy()
+    # ------------------------------------------------------------------------------------------ results
+    def _final(self, batch: Batch, state: BatchState, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate each finished image in ``rows`` reports (its best verified success, else its best
+        candidate) and that candidate's reference-precision probabilities."""
+        found = np.isfinite(state.adv_fit[rows])
+        final = np.where(found[:, None], state.adv_cand[rows], state.best_cand[rows])
+        after = state.adv_probs[rows].copy()
         if (~found).any():
             # Failures: report the best candidate's reference-precision probabilities.
             miss = np.nonzero(~found)[0]
-            mp = decode(final[miss], space)
-            after[miss] = self.model.query(bases, rows[miss], mp.x, mp.y, mp.colours, reference=True)
-            verify_queries[rows[miss]] += 1
-        tg = targets[rows] if targets is not None else None
-        success = self.criterion.is_adversarial(after[:, None, :], labels[rows], tg)[:, 0]
-        pix: Pixels = decode(final, space)
+            mp = decode(final[miss], batch.space)
+            after[miss] = self.model.query(batch.bases, rows[miss], mp.x, mp.y, mp.colours, reference=True)
+            state.verify_queries[rows[miss]] += 1
+        return final, after
+
+    def _results(self, batch: Batch, state: BatchState, rows: np.ndarray) -> list[AttackResult]:
+        """Results of the finished image ``rows``."""
+        final, after = self._final(batch, state, rows)
+        labels, targets, clean = batch.labels, batch.targets, batch.clean
+        success = self.criterion.is_adversarial(after[:, None, :], labels[rows], batch.targets_of(rows))[:, 0]
+        pix: Pixels = decode(final, batch.space)
         out = []
         for j, i in enumerate(rows):
-            adv = images[i].copy()
+            adv = batch.images[i].copy()
             adv[pix.y[j], pix.x[j]] = pix.colours[j]
             pred = int(after[j].argmax())
             out.append(AttackResult(
@@ -277,16 +369,16 @@ class Runner:
                 predicted_after=pred,
                 predicted_prob_after=float(after[j, pred]),
                 target_prob_after=None if targets is None else float(after[j, targets[i]]),
-                queries=int(queries[i]),
-                verify_queries=int(verify_queries[i]),
-                generations=int(rounds[i]) - 1,
-                seconds=float(seconds[i]),
-                seed=int(seeds[i]),
+                queries=int(state.queries[i]),
+                verify_queries=int(state.verify_queries[i]),
+                generations=int(state.rounds[i]) - 1,
+                seconds=float(state.seconds[i]),
+                seed=int(batch.seeds[i]),
                 adversarial=adv,
-                model_queries=int(model_queries[i]),
+                model_queries=int(state.model_queries[i]),
                 # a success found only by the final reference check (a fast-precision miss) is dated at the stop
-                first_success_query=(int(first_success[i]) if first_success[i] >= 0 else int(queries[i]))
-                if success[j] else None,
+                first_success_query=(int(state.first_success[i]) if state.first_success[i] >= 0
+                                     else int(state.queries[i])) if success[j] else None,
             ))
         return out
 

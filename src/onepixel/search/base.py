@@ -17,14 +17,15 @@ class Search(Protocol):
     fitness (len(rows), n), lower is better; ``inf`` marks a candidate that was not evaluated (budget spent),
     which must never be preferred. ``exhausted(rows)`` says which rows have nothing left to try.
 
-    A search may also define ``observe(images)``: the runner then calls it right after ``start`` with the
-    clean uint8 (n, H, W, C) images, one per state row (an attacker always has its own input; the random
-    search uses it to prefer colours far from each pixel's own). The model stays out of reach.
+    Two members have defaults that a search inherits by subclassing :class:`Search` (the built-in ones do):
 
-    A search may also define ``round_sizes(rows)``: how many of the columns of the next ``ask`` are real
-    proposals for each row (the rest is padding that is never evaluated; its fitness comes back as ``inf``).
-    The random search uses it to keep small greedy rounds for some images and wide rounds for others in
-    one batch; each row's model chunks then follow its own round size, never its batch-mates'.
+    - ``observe(images)``: the runner calls it right after ``start`` with the clean uint8 (n, H, W, C) images,
+      one per state row (an attacker always has its own input; the random search uses it to prefer colours far
+      from each pixel's own). The model stays out of reach. Default: nothing.
+    - ``round_sizes(rows)``: how many of the columns of the next ``ask`` are real proposals for each row (the
+      rest is padding that is never evaluated; its fitness comes back as ``inf``). The random search uses it to
+      keep small greedy rounds for some images and wide rounds for others in one batch; each row's model chunks
+      then follow its own round size, never its batch-mates'. Default: None, every column is a proposal.
     """
 
     def start(self, space: PixelSpace, seeds: list[int]) -> None: ...
@@ -38,6 +39,14 @@ class Search(Protocol):
     def max_queries(self) -> int:
         """Queries a row spends if it never stops early (used for budgets and progress)."""
         ...
+
+    def observe(self, images: np.ndarray) -> None:
+        """See the clean images, one per state row (called once, right after ``start``)."""
+        return None
+
+    def round_sizes(self, rows: np.ndarray) -> np.ndarray | None:
+        """Real proposals per row in the next ``ask``; None: every column."""
+        return None
 
 
 def started(space: PixelSpace | None) -> PixelSpace:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError, OnepixelError
-from .base import started
+from .base import Search, started
 
 
 def _cma_module() -> Any:
@@ -28,7 +28,7 @@ def _cma_module() -> Any:
 
 
 @dataclass
-class CMAES:
+class CMAES(Search):
     """CMA-ES per image with restarts (a baseline for the continuous encoding).
 
     Args:

@@ -20,12 +20,12 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError
-from .base import started
+from .base import Search, started
 from .colours import colour_grid, grid_changes
 
 
 @dataclass
-class CornerSearch:
+class CornerSearch(Search):
     """Exhaustive corner scan, then sampled combinations of the best-ranked pixels (k > 1).
 
     Args:

@@ -14,13 +14,13 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError
-from .base import started
+from .base import Search, started
 
 STRATEGIES = ("rand1", "best1", "current-to-best1")
 
 
 @dataclass
-class DifferentialEvolution:
+class DifferentialEvolution(Search):
     """DE/strategy/1 with greedy parent-vs-trial selection.
 
     Args:

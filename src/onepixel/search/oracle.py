@@ -14,6 +14,7 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError
+from .base import Search
 from .colours import colour_grid, grid_changes
 
 
@@ -28,7 +29,7 @@ def scan_candidates(space: PixelSpace, colours: np.ndarray, start: int, count: i
 
 
 @dataclass
-class Oracle:
+class Oracle(Search):
     """Exhaustive one-pixel scan as a :class:`~onepixel.search.base.Search` (k = 1 only).
 
     Args:

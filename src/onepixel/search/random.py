@@ -33,13 +33,14 @@ import numpy as np
 
 from ..candidates import PixelSpace
 from ..errors import InputError
+from .base import Search
 from .colours import colour_grid
 from .corner_walk import CornerWalk
 from .sparse_rs import SparseRS
 
 
 @dataclass
-class RandomSearch:
+class RandomSearch(Search):
     """Greedy random search over k pixels and corner colours, one random stream per image.
 
     Args:
