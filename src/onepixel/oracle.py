@@ -85,11 +85,9 @@ def one_pixel_oracle(
     labels = np.asarray(labels, dtype=np.int64)
     targets = None if targets is None else np.asarray(targets, dtype=np.int64)
     crit: Criterion = Untargeted() if targets is None else Targeted()
-    space = PixelSpace(h, w, c, 1)
     colours = colour_grid(c, levels)
-    per = h * w * len(colours)
-    cands = scan_candidates(space, colours, 0, per)
-    x, y, col = cands[:, 0].astype(np.int64), cands[:, 1].astype(np.int64), cands[:, 2:].astype(np.uint8)
+    changes = _every_change(PixelSpace(h, w, c, 1), colours)
+    per = len(changes[0])
     bases = torch.from_numpy(images).to(model.device)
     fast = precision == "search" and model.has_fast_precision
     probs = None
@@ -98,26 +96,42 @@ def one_pixel_oracle(
     queries = np.zeros(n, dtype=np.int64)
     for i in range(n):
         # One image at a time keeps memory flat; each model call still sees ``chunk`` candidates.
-        p = np.concatenate([score_one_pixel(model, bases, i, x[s:s + chunk], y[s:s + chunk], col[s:s + chunk], not fast)
-                            for s in range(0, per, chunk)])
-        queries[i] += per
-        lab = labels[i:i + 1].repeat(per)
-        tg = None if targets is None else targets[i:i + 1].repeat(per)
-        if fast:
-            near = np.nonzero(decision_margin(p, lab, tg) > -recheck)[0]
-            if near.size:
-                p[near] = score_one_pixel(model, bases, i, x[near], y[near], col[near], True)
-                queries[i] += near.size
+        tg1 = None if targets is None else targets[i:i + 1]
+        p, queries[i] = _score_image(model, bases, i, changes, labels[i:i + 1], tg1, fast, recheck, chunk)
         if keep_probs:
             probs = np.empty((n, per, p.shape[1]), dtype=np.float32) if probs is None else probs
             probs[i] = p
-        tg1 = None if targets is None else targets[i:i + 1]
         fitness[i] = crit.fitness(p[None], labels[i:i + 1], tg1)[0]
         fooling[i] = crit.is_adversarial(p[None], labels[i:i + 1], tg1)[0]
     shape = (n, h, w, len(colours))
     return OracleResult(
         fooled=np.asarray(fooling.any(1)), count=fooling.sum(1), fooling=fooling.reshape(shape), fitness=fitness.reshape(shape),
         colours=colours, queries=queries, probs=None if probs is None else probs.reshape(*shape, -1))
+
+
+def _every_change(space: PixelSpace, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, colour) of every one-pixel change of ``space`` to a grid colour, in the search's scan order."""
+    cands = scan_candidates(space, colours, 0, space.height * space.width * len(colours))
+    return cands[:, 0].astype(np.int64), cands[:, 1].astype(np.int64), cands[:, 2:].astype(np.uint8)
+
+
+def _score_image(model: Classifier, bases: torch.Tensor, i: int, changes: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 label: np.ndarray, target: np.ndarray | None, fast: bool, recheck: float,
+                 chunk: int) -> tuple[np.ndarray, int]:
+    """Probabilities of image ``i`` under every change, scored ``chunk`` at a time, and the queries spent. With
+    ``fast``, every change within ``recheck`` of the decision boundary is scored again in reference precision."""
+    x, y, col = changes
+    per = len(x)
+    p = np.concatenate([score_one_pixel(model, bases, i, x[s:s + chunk], y[s:s + chunk], col[s:s + chunk], not fast)
+                        for s in range(0, per, chunk)])
+    queries = per
+    if fast:
+        near = np.nonzero(decision_margin(p, label.repeat(per), None if target is None else target.repeat(per))
+                          > -recheck)[0]
+        if near.size:
+            p[near] = score_one_pixel(model, bases, i, x[near], y[near], col[near], True)
+            queries += near.size
+    return p, queries
 
 
 def score_one_pixel(model: Classifier, bases: torch.Tensor, i: int, x: np.ndarray, y: np.ndarray, col: np.ndarray,

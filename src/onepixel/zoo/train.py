@@ -104,14 +104,47 @@ def train(
     verbose: bool = False,
 ) -> dict:
     """Train ``cfg.arch``; checkpoints and ``log.json`` go to ``out_dir``; returns the final log."""
-    from tqdm.auto import tqdm
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = cfg.device
     bf16 = fast_bf16_available(dev) if cfg.bf16 is None else cfg.bf16
     torch.manual_seed(cfg.seed)
     model = build(cfg.arch).to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    opt, params = _optimiser(model, cfg)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+    log: dict = {"config": asdict(cfg), "bf16": bf16, "epochs": []}
+    epochs = cfg.epochs
+    ckpt = out / "checkpoint.safetensors"
+    if ckpt.exists():
+        log = _resume(ckpt, out / "log.json", model, opt, params, dev)
+        epochs = log.get("total_epochs", epochs)
+
+    xtr = torch.from_numpy(train_data[0]).to(dev).permute(0, 3, 1, 2).contiguous()
+    ytr = torch.from_numpy(train_data[1].astype(np.int64)).to(dev)
+    epoch = len(log["epochs"])
+    while epochs is None or epoch < epochs:
+        entry = _train_epoch(model, opt, loss_fn, (xtr, ytr), cfg, epoch, epochs, bf16, progress)
+        if epochs is None and epoch + 1 >= cfg.warmup_epochs:
+            # Time-budget mode: the last warm-up epoch's time (past one-off start-up costs such as cuDNN
+            # autotuning) fixes how many epochs fit in what is left of the budget.
+            elapsed = sum(e["seconds"] for e in log["epochs"]) + entry["seconds"]
+            epochs = epoch + 1 + max(1, int((cfg.time_budget_s - elapsed) / entry["seconds"]))
+        if test_data is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == epochs):
+            entry["test_acc"] = evaluate_accuracy(model, *test_data, device=dev, bf16=bf16)
+        log["total_epochs"] = epochs
+        log["epochs"].append(entry)
+        if verbose:
+            print(json.dumps({"arch": cfg.arch, **entry}), flush=True)
+        _save_checkpoint(ckpt, out / "log.json", model, opt, params, log)
+        epoch += 1
+    export_weights(model, out / f"{cfg.arch}.safetensors")
+    return log
+
+
+def _optimiser(model: nn.Module, cfg: TrainConfig) -> tuple[torch.optim.SGD, list[nn.Parameter]]:
+    """SGD with Nesterov momentum, weight decay on weights only (not biases or BN); and the parameters in the
+    order their momentum buffers are checkpointed."""
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.SGD(
@@ -120,85 +153,80 @@ def train(
         momentum=cfg.momentum,
         nesterov=True,
     )
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    return opt, decay + no_decay
 
-    log: dict = {"config": asdict(cfg), "bf16": bf16, "epochs": []}
-    start_epoch, epochs = 0, cfg.epochs
-    ckpt = out / "checkpoint.safetensors"
-    if ckpt.exists():
-        state = load_file(ckpt, device=dev)
-        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
-        for i, p in enumerate(decay + no_decay):
-            opt.state[p]["momentum_buffer"] = state[f"momentum.{i}"]
-        log = json.loads((out / "log.json").read_text())
-        start_epoch = len(log["epochs"])
-        epochs = log.get("total_epochs", epochs)
 
-    xtr = torch.from_numpy(train_data[0]).to(dev).permute(0, 3, 1, 2).contiguous()
-    ytr = torch.from_numpy(train_data[1].astype(np.int64)).to(dev)
+def _resume(ckpt: Path, log_path: Path, model: nn.Module, opt: torch.optim.SGD, params: list[nn.Parameter],
+            dev: str) -> dict:
+    """Load the weights and momentum buffers of the last finished epoch; returns the log so far."""
+    state = load_file(ckpt, device=dev)
+    model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+    for i, p in enumerate(params):
+        opt.state[p]["momentum_buffer"] = state[f"momentum.{i}"]
+    return json.loads(log_path.read_text())
+
+
+def _train_epoch(model: nn.Module, opt: torch.optim.SGD, loss_fn: nn.Module, data: tuple[torch.Tensor, torch.Tensor],
+                 cfg: TrainConfig, epoch: int, epochs: int | None, bf16: bool, progress: bool) -> dict:
+    """One epoch over ``data`` (uint8 NCHW images and labels on the device), re-seeded from (seed, epoch) so a
+    resumed run is the same as an uninterrupted one; returns the epoch's log entry."""
+    from tqdm.auto import tqdm
+
+    xtr, ytr = data
+    dev = cfg.device
     n = len(ytr)
     steps = n // cfg.batch_size  # drop the ragged last batch: constant batch statistics
-    epoch = start_epoch
-    while epochs is None or epoch < epochs:
-        torch.manual_seed(cfg.seed * 100_003 + epoch)
-        gen = torch.Generator(device=dev).manual_seed(cfg.seed * 100_003 + epoch)
-        perm = torch.randperm(n, generator=gen, device=dev)
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev, dtype=torch.long)
-        bar = tqdm(range(steps), desc=f"{cfg.arch} epoch {epoch + 1}/{epochs or '?'}", disable=not progress, leave=False)
-        for s in bar:
-            idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-            xb = _normalise(_augment(xtr[idx], gen)).contiguous(memory_format=torch.channels_last)
-            yb = ytr[idx]
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(epoch * steps + s, steps, cfg, epochs or cfg.warmup_epochs + 1)
-            with torch.autocast(dev.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
-                logits = model(xb)
-                loss = loss_fn(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach()
-            correct += (logits.argmax(1) == yb).sum()
-            if progress and s % 20 == 0:
-                done = (s + 1) * cfg.batch_size
-                bar.set_postfix(loss=f"{loss_sum.item() / (s + 1):.3f}", acc=f"{correct.item() / done:.3f}",
-                                img_s=f"{done / (time.perf_counter() - t0):.0f}")
-        seconds = time.perf_counter() - t0
-        entry = {
-            "epoch": epoch + 1,
-            "loss": loss_sum.item() / steps,
-            "train_acc": correct.item() / (steps * cfg.batch_size),
-            "seconds": seconds,
-            "images_per_s": steps * cfg.batch_size / seconds,
-            "lr_end": opt.param_groups[0]["lr"],
-        }
-        if epochs is None and epoch + 1 >= cfg.warmup_epochs:
-            # Time-budget mode: the last warm-up epoch's time (past one-off start-up costs such as cuDNN
-            # autotuning) fixes how many epochs fit in what is left of the budget.
-            elapsed = sum(e["seconds"] for e in log["epochs"]) + seconds
-            epochs = epoch + 1 + max(1, int((cfg.time_budget_s - elapsed) / seconds))
-        if test_data is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == epochs):
-            entry["test_acc"] = evaluate_accuracy(model, *test_data, device=dev, bf16=bf16)
-        log["total_epochs"] = epochs
-        log["epochs"].append(entry)
-        if verbose:
-            print(json.dumps({"arch": cfg.arch, **entry}), flush=True)
-        state = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
-        for i, p in enumerate(decay + no_decay):
-            buf = opt.state[p].get("momentum_buffer")
-            if buf is not None:
-                state[f"momentum.{i}"] = buf.contiguous()
-        # Write-then-rename: an interruption never leaves a half-written checkpoint.
-        save_file(state, str(ckpt) + ".tmp")
-        Path(str(ckpt) + ".tmp").replace(ckpt)
-        (out / "log.json.tmp").write_text(json.dumps(log, indent=1))
-        (out / "log.json.tmp").replace(out / "log.json")
-        epoch += 1
-    export_weights(model, out / f"{cfg.arch}.safetensors")
-    return log
+    torch.manual_seed(cfg.seed * 100_003 + epoch)
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed * 100_003 + epoch)
+    perm = torch.randperm(n, generator=gen, device=dev)
+    model.train()
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev, dtype=torch.long)
+    bar = tqdm(range(steps), desc=f"{cfg.arch} epoch {epoch + 1}/{epochs or '?'}", disable=not progress, leave=False)
+    for s in bar:
+        idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
+        xb = _normalise(_augment(xtr[idx], gen)).contiguous(memory_format=torch.channels_last)
+        yb = ytr[idx]
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(epoch * steps + s, steps, cfg, epochs or cfg.warmup_epochs + 1)
+        with torch.autocast(dev.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+            logits = model(xb)
+            loss = loss_fn(logits.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach()
+        correct += (logits.argmax(1) == yb).sum()
+        if progress and s % 20 == 0:
+            done = (s + 1) * cfg.batch_size
+            bar.set_postfix(loss=f"{loss_sum.item() / (s + 1):.3f}", acc=f"{correct.item() / done:.3f}",
+                            img_s=f"{done / (time.perf_counter() - t0):.0f}")
+    seconds = time.perf_counter() - t0
+    return {
+        "epoch": epoch + 1,
+        "loss": loss_sum.item() / steps,
+        "train_acc": correct.item() / (steps * cfg.batch_size),
+        "seconds": seconds,
+        "images_per_s": steps * cfg.batch_size / seconds,
+        "lr_end": opt.param_groups[0]["lr"],
+    }
+
+
+def _save_checkpoint(ckpt: Path, log_path: Path, model: nn.Module, opt: torch.optim.SGD, params: list[nn.Parameter],
+                     log: dict) -> None:
+    """Weights, momentum buffers and the log, each written then renamed: an interruption never leaves a
+    half-written checkpoint."""
+    state = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    for i, p in enumerate(params):
+        buf = opt.state[p].get("momentum_buffer")
+        if buf is not None:
+            state[f"momentum.{i}"] = buf.contiguous()
+    save_file(state, str(ckpt) + ".tmp")
+    Path(str(ckpt) + ".tmp").replace(ckpt)
+    tmp = log_path.with_name(log_path.name + ".tmp")
+    tmp.write_text(json.dumps(log, indent=1))
+    tmp.replace(log_path)
 
 
 def export_weights(model: nn.Module, path: Path) -> None:
