@@ -353,3 +353,29 @@ def test_fewest_pixels_counts_each_image_at_its_smallest_fooling_count():
     assert out["untargeted"] == {"kind": "untargeted", "pixels": [1, 3], "images": 3, "fooled_at": [1, 1], "never": 1}
     assert out[ANY_TARGET]["images"] == 1 and out[ANY_TARGET]["fooled_at"] == [0, 1]
     assert fewest_pixels(pd.DataFrame(rows[:2]).assign(pixels=1)) == []  # one count: nothing to say
+
+
+def test_evaluate_takes_the_loss_of_attack_stores_it_and_refuses_to_resume_with_another(tmp_path, capsys):
+    """``--loss`` means the same in both commands: what the search minimises. The campaign runs it (other
+    candidates win: other probabilities after), records it, and a resume with another loss is refused."""
+    import torch
+    from torch import nn
+
+    from onepixel.cli import main
+
+    torch.manual_seed(0)  # a tiny 10-class net on 32x32 images: the paper protocol takes any image
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)).eval()
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
+    common = ["evaluate", "-m", str(tmp_path / "net.pt"), "--n", "1", "--max-queries", "60"]
+    assert main([*common, "--out", str(tmp_path / "p")]) == 0
+    assert main([*common, "--loss", "margin", "--out", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    p, m = load_results(tmp_path / "p"), load_results(tmp_path / "m")
+    assert p.attrs["config"]["loss"] == "probability" and m.attrs["config"]["loss"] == "margin"
+    p, m = p.sort_values("uid").reset_index(drop=True), m.sort_values("uid").reset_index(drop=True)
+    assert list(p["uid"]) == list(m["uid"]) and len(p) == 9
+    assert not np.allclose(p["target_prob_after"], m["target_prob_after"])
+    assert main([*common, "--out", str(tmp_path / "m")]) == 2
+    assert "loss: 'margin' here vs 'probability' now" in capsys.readouterr().err
+    assert main([*common[:-2], "--paper", "--loss", "margin", "--out", str(tmp_path / "x")]) == 2
+    assert "drop --loss margin" in capsys.readouterr().err and not (tmp_path / "x").exists()

@@ -136,7 +136,7 @@ def test_attack_and_evaluate_share_the_search_options():
     from onepixel.cli import attack, evaluate
 
     a, e = _options(attack), _options(evaluate)
-    for name in ("search_name", "paper", "max_queries", "popsize", "generations", "seed", "device"):
+    for name in ("search_name", "paper", "max_queries", "popsize", "generations", "loss", "seed", "device"):
         assert a[name].default == e[name].default and a[name].help == e[name].help and a[name].opts == e[name].opts
     assert a["search_name"].default == "rs" and list(a["search_name"].type.choices) == list(e["search_name"].type.choices)
     assert a["popsize"].help.startswith("[DE only") and a["generations"].help.startswith("[DE only")
@@ -153,6 +153,13 @@ def test_every_option_has_help_and_the_command_list_is_not_cut(capsys):
         first = command.help.split("\n\n")[0].split(". ")[0]
         assert " ".join(first.split()) in " ".join(out.split()), name  # the whole first sentence, not "..."
     assert "..." not in out.split("\n", 1)[1]  # (the usage line ends in "[ARGS]...")
+    for name, command in cli.commands.items():  # each command's own help: every option with its whole text
+        code, out, _ = run([name, "--help"], capsys)
+        flat = " ".join(out.split())
+        assert code == 0, name
+        for p in command.params:
+            if isinstance(p, click.Option) and p.name != "help":
+                assert p.opts[0] in out and " ".join(p.help.split())[:60] in flat, (name, p.name)
 
 
 def test_paper_means_the_papers_de_in_both_commands(scripted, tmp_path, capsys, monkeypatch):

@@ -14,7 +14,7 @@ import numpy as np
 from . import __version__
 from .errors import OnepixelError
 from .inputs import check_class, check_max_queries, check_outputs, check_seed, closest
-from .objectives import LOSSES
+from .objectives import LOSSES, Loss
 
 
 def _parse_class(clf, value: str | None, what: str) -> int | None:
@@ -71,6 +71,9 @@ def search_options(f: Any) -> Any:
         click.option("--generations", type=int, default=None,
                      help="[DE only: with --search de] generations after the first population [default: 100, the "
                           "paper's]."),
+        click.option("--loss", type=click.Choice(LOSSES), default="probability", show_default=True,
+                     help="What the search minimises: the paper's class probability, or the margin to the strongest "
+                          "rival class (helps targeted attacks where the target's probability is flat)."),
         click.option("--seed", default=0, show_default=True, help="Random seed; the same seed gives the same result."),
         click.option("--device", default="cpu", show_default=True,
                      help="Where the model runs: cpu, cuda or cuda:N (a GPU runs a campaign ~100x faster)."),
@@ -81,9 +84,9 @@ def search_options(f: Any) -> Any:
 
 
 def resolve_search(search_name: str, paper: bool, popsize: int | None, generations: int | None,
-                   max_queries: int | None, search_given: bool) -> tuple[str, int, int]:
+                   max_queries: int | None, search_given: bool, loss: str = "probability") -> tuple[str, int, int]:
     """``(search, popsize, generations)`` from the shared options; DE options with another search, or options
-    that change the paper's DE with ``--paper``, are errors (never a silent switch of search)."""
+    that change the paper's DE with ``--paper`` (its budget, its fitness), are errors (never a silent switch)."""
     de_given = [f"--{name} {value}" for name, value in (("popsize", popsize), ("generations", generations))
                 if value is not None]
     if paper:
@@ -91,8 +94,10 @@ def resolve_search(search_name: str, paper: bool, popsize: int | None, generatio
         clash += [f"--{name} {value}" for name, value in (("popsize", popsize), ("generations", generations))
                   if value is not None and value != PAPER_DE[name]]
         clash += [f"--max-queries {max_queries}"] if max_queries is not None else []
+        clash += [f"--loss {loss}"] if loss != "probability" else []
         if clash:
-            raise OnepixelError(f"--paper means the paper's DE (population 400, 100 generations, no query cap); "
+            raise OnepixelError(f"--paper means the paper's DE (population 400, 100 generations, no query cap, the "
+                                f"class probability as fitness); "
                                 f"drop {', '.join(clash)}")
         return "de", PAPER_DE["popsize"], PAPER_DE["generations"]
     if search_name != "de" and de_given:
@@ -156,9 +161,6 @@ def cli() -> None:
               help="The image's true class (index or name) [default: the model's own prediction on the clean image, "
                    "which the attack then tries to change].")
 @search_options
-@click.option("--loss", type=click.Choice(LOSSES), default="probability", show_default=True,
-              help="What the search minimises: the paper's class probability, or the margin to the strongest rival "
-                   "class (helps targeted attacks where the target's probability is flat).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the adversarial PNG [default: IMAGE-adv.png beside the input, only if the attack "
                    "succeeds; given, it is written either way (a failure: the best attempt)].")
@@ -181,11 +183,7 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
     from .spaces import attack_photo
 
     search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
-                                                       _search_given(ctx))
-    if paper and loss != "probability":
-        raise OnepixelError("--paper means the paper's fitness (class probability); drop --loss margin or --paper")
-    if paper and max_queries is not None:
-        raise OnepixelError(f"--paper means the paper's DE with no query cap; drop --max-queries {max_queries} or --paper")
+                                                       _search_given(ctx), loss)
     check_seed(seed, "--seed")
     check_max_queries(max_queries, "--max-queries")
     from .models.metadata import describe_model, explain_lines, parse_overrides
@@ -398,7 +396,7 @@ def quick_n(protocol: str, mode: str, dataset: str) -> int:
 @click.pass_context
 def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], dataset: str, split: str, n: int | None, pixels: tuple[int, ...], mode: str,
              protocol: str, search_name: str, paper: bool, max_queries: int | None, popsize: int | None,
-             generations: int | None, seed: int, device: str, batch_images: int, data: Path | None, space: str,
+             generations: int | None, loss: Loss, seed: int, device: str, batch_images: int, data: Path | None, space: str,
              workers: int, ray_address: str | None, ray_actors: int | None, ray_cpus: float, ray_gpus: float,
              out: Path) -> None:
     """Run the paper's (or the strict) evaluation protocol on many images; every attack is stored at once,
@@ -411,19 +409,20 @@ def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], 
 
     overrides = parse_overrides(preprocess_items)
     search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
-                                                       _search_given(ctx))
+                                                       _search_given(ctx), loss)
     quick = n is None
     n = quick_n(protocol, mode, dataset) if n is None else n
     # refuse bad settings before the header line, so a refused start prints one line only
     check_evaluate_options(n=n, pixels=pixels, mode=mode, protocol=protocol, seed=seed, popsize=popsize,
                            generations=generations, max_queries=max_queries, search=search_name,
-                           batch_images=batch_images, space=space, workers=workers)
+                           batch_images=batch_images, space=space, workers=workers, loss=loss)
     click.echo(f"{model}: {protocol} protocol, {n} images{' (a quick run; --n for more)' if quick else ''}, "
                f"{'/'.join(map(str, sorted(set(pixels))))} pixel(s), search {search_name}"
-               f"{' (the paper DE)' if paper else ''}; results go to {out}")
+               f"{' (the paper DE)' if paper else ''}{f', loss {loss}' if loss != 'probability' else ''}; "
+               f"results go to {out}")
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
                       seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
-                      search=search_name, batch_images=batch_images, data_path=data, space=space,
+                      search=search_name, loss=loss, batch_images=batch_images, data_path=data, space=space,
                       model_options={"device": device, **({"preprocess": overrides} if overrides else {})},
                       workers=workers, ray=_ray_options(ray_address, ray_actors, ray_cpus, ray_gpus))
     print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images, search {search_name}")

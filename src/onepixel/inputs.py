@@ -150,9 +150,13 @@ def check_search(search: str, popsize: int, generations: int, max_queries: int |
 
 def check_evaluate_options(*, n: Any, pixels: Sequence[Any], mode: str, protocol: str, seed: Any, popsize: Any,
                            generations: Any, max_queries: Any, search: str, batch_images: Any, space: str,
-                           workers: Any) -> None:
+                           workers: Any, loss: str = "probability") -> None:
     """Every setting of a campaign (:func:`onepixel.campaign.evaluate`), checked before its store is opened."""
     from .campaign.protocol import MODES, PROTOCOLS
+    from .objectives import LOSSES
+
+    if loss not in LOSSES:
+        raise InputError(f"loss must be one of {', '.join(LOSSES)} (got {loss!r})")
 
     if protocol not in PROTOCOLS:
         raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)} (got {protocol!r})")

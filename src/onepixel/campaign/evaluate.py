@@ -19,7 +19,7 @@ from ..candidates import PixelSpace
 from ..errors import InputError, OnepixelError
 from ..fileio import write_text
 from ..inputs import check_evaluate_options, check_writable_folder
-from ..objectives import Targeted, Untargeted
+from ..objectives import Loss, Targeted, Untargeted
 from ..progress import query_bar, show_queries
 from ..results import AttackResult
 from ..runner import RunProgress
@@ -161,6 +161,7 @@ def evaluate(
     generations: int = 100,
     max_queries: int | None = None,
     search: str = "de",
+    loss: Loss = "probability",
     batch_images: int = 64,
     data_path: str | Path | None = None,
     space: str = "input",
@@ -180,6 +181,8 @@ def evaluate(
     success is derived); ``popsize``/``generations`` are the DE settings (paper: 400/100). ``search`` picks
     another strategy by name (rs, corner, cma, oracle; see :mod:`onepixel.search`), planned around
     ``max_queries``; those stop each attack at its first verified success, DE at the paper's thresholds.
+    ``loss`` is what the search minimises: ``"probability"`` (the paper's) or ``"margin"`` (to the strongest
+    rival class), as in :func:`onepixel.attack`.
     For photo datasets, ``space`` is ``input`` (attack the cropped and resized model input, as the paper) or
     ``file`` (attack the full-resolution photo; crop and resize are part of the black box). With more than
     ten classes (ImageNet) the ``paper`` protocol is the paper's ImageNet one: one untargeted attack per
@@ -198,7 +201,7 @@ def evaluate(
     # every setting is checked before the store is opened: a refused start leaves the run folder as it was
     check_evaluate_options(n=n, pixels=pixels, mode=mode, protocol=protocol, seed=seed, popsize=popsize,
                            generations=generations, max_queries=max_queries, search=search,
-                           batch_images=batch_images, space=space, workers=workers)
+                           batch_images=batch_images, space=space, workers=workers, loss=loss)
     if workers > 1 and not isinstance(model, (str, Path)):
         raise InputError("workers > 1 needs the model as a zoo name or a model file (each process loads its own copy)")
     if ray is not None and ray is not False:
@@ -214,7 +217,7 @@ def evaluate(
 
 def _evaluate(model: Any, out: str | Path, dataset: str, split: str, n: int, pixels: tuple[int, ...] | list[int],
               mode: str, protocol: str, seed: int, popsize: int, generations: int, max_queries: int | None,
-              search: str, batch_images: int, data_path: str | Path | None, space: str, model_options: dict | None,
+              search: str, loss: Loss, batch_images: int, data_path: str | Path | None, space: str, model_options: dict | None,
               progress: bool, on_batch: Callable[[int, int], None] | None, workers: int, ray: Any,
               _shard: tuple[int, int] | None = None, _live: tuple[Any, int] | None = None):
     # this call's settings as given, for worker processes (each runs evaluate on its share of the attacks)
@@ -231,7 +234,7 @@ def _evaluate(model: Any, out: str | Path, dataset: str, split: str, n: int, pix
     config = {
         **model_identity(model, clf), "dataset": data.name, "n": n, "pixels": sorted(set(pixels)), "mode": mode,
         "protocol": protocol, "seed": seed, "search": search.lower(), "popsize": popsize, "generations": generations,
-        "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": max_queries,
+        "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": max_queries, "loss": loss,
         "untargeted_threshold": Untargeted.threshold, "targeted_threshold": Targeted.threshold,
         "onepixel_version": __version__,
         "batch_images": batch_images, "classes": data.classes, "space": space if photos else "input",
@@ -254,7 +257,7 @@ def _evaluate(model: Any, out: str | Path, dataset: str, split: str, n: int, pix
             from .ray_backend import run_on_ray
 
             job = {"popsize": popsize, "generations": generations, "max_queries": max_queries,
-                   "search": search.lower(), "file_space": file_space}
+                   "search": search.lower(), "file_space": file_space, "loss": loss}
             run_on_ray(ray, str(model), model_options or {}, data.images, todo, total, store,
                        1 if file_space else batch_images, job, progress)
         elif workers > 1 and todo:
@@ -262,7 +265,7 @@ def _evaluate(model: Any, out: str | Path, dataset: str, split: str, n: int, pix
         else:
             _run_units(clf, data, todo, total, len(units) - len(todo), store, popsize, generations, max_queries,
                        1 if space == "file" and photos else batch_images, progress, on_batch,
-                       file_space=space == "file" and photos, search=search.lower(), live=_live)
+                       file_space=space == "file" and photos, search=search.lower(), live=_live, loss=loss)
     finally:
         store.close()
     if _shard is not None:
@@ -398,7 +401,7 @@ def attack_budget(search: str, pixels: int, shape: tuple[int, ...], popsize: int
 def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store: ResultStore, popsize: int,
                generations: int, max_queries: int | None, batch_images: int, progress: bool,
                on_batch: Callable[[int, int], None] | None, file_space: bool = False, search: str = "de",
-               live: tuple[Any, int] | None = None) -> None:
+               live: tuple[Any, int] | None = None, loss: Loss = "probability") -> None:
     """Run ``todo`` in batches of ``batch_images`` attacks of one pixel count and mode, storing each result.
     ``live``: (shared array, slot) where a worker keeps its search queries so far (finished or in flight) and
     the most it can spend."""
@@ -424,7 +427,7 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
                 batch = units[start : start + batch_images]
                 stats["unstarted"] -= len(batch) * budgets[(k, mode)]
                 run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space,
-                           search)
+                           search, loss)
                 batches_run += 1
                 if on_batch is not None:
                     on_batch(batches_run, stats["done"] - already)
@@ -443,7 +446,7 @@ def _publish(stats: dict[str, Any], queries: int, most: int) -> None:
 
 def run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: ResultStore, popsize: int,
                generations: int, max_queries: int | None, bar, stats: dict, file_space: bool = False,
-               search: str = "de") -> None:
+               search: str = "de", loss: Loss = "probability") -> None:
     idx = np.asarray([u.image for u in batch])
     offset = (0, 0)
     if file_space:
@@ -464,7 +467,7 @@ def run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Result
     targets = None if mode == "untargeted" else np.asarray([u.target for u in batch], dtype=np.int64)
     first = search != "de"  # the paper's thresholds belong to its DE; other searches stop at a success
     runner = runner_for(clf, _search(search, popsize, generations, max_queries), targeted=targets is not None,
-                        pixels=k, max_queries=max_queries, stop_on_success=first)
+                        pixels=k, max_queries=max_queries, stop_on_success=first, loss=loss)
     last = {"seconds": 0.0}
 
     def store_results(results: list[AttackResult]) -> None:

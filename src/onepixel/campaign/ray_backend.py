@@ -193,7 +193,8 @@ class AttackActor:
         bar = progress_bar(len(units), "attack", "actor", disable=True)
         rows: Any = self.rows  # what run_batch needs of a store: add(row)
         run_batch(self.clf, data, units, units[0].pixels, units[0].mode, rows, job["popsize"],
-                   job["generations"], job["max_queries"], bar, stats, job["file_space"], job["search"])
+                   job["generations"], job["max_queries"], bar, stats, job["file_space"], job["search"],
+                   job.get("loss", "probability"))
         return self.rows.since(batch, 0), int(stats["spent"])
 
     def poll(self, batch: int, offset: int) -> tuple[list[dict[str, Any]], int]:

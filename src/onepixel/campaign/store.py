@@ -40,7 +40,7 @@ _COLUMNS_ADDED_LATER = ("first_success_query",)
 _VOLATILE = {"onepixel_version", "batch_images", "device", "created", "data_path"}
 # Settings added after the first release, with what runs made before them implicitly used (``None``: anything,
 # because it was fixed by settings that are compared, e.g. the model's input size by its sha).
-_ADDED_LATER: dict[str, Any] = {"space": "input", "input_size": None}
+_ADDED_LATER: dict[str, Any] = {"space": "input", "input_size": None, "loss": "probability"}
 
 
 #: what to do with a database SQLite itself cannot read
