@@ -343,3 +343,32 @@ def test_runtimes_without_their_own_thread_setting_follow_omp_num_threads(monkey
     assert TFLiteClassifier(V1).num_threads == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "junk")
     assert default_threads() == (os.cpu_count() or 1)
+
+
+@needs_v1
+@needs_sample
+def test_the_cli_shows_no_tflite_info_lines(tmp_path):
+    """The runtime's own "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." (C++, once per process, so a
+    fresh process) does not reach the user's terminal; the attack's own output does."""
+    import subprocess
+    import sys
+
+    photo = sorted(SAMPLE.glob("*.JPEG"))[0]
+    r = subprocess.run([sys.executable, "-m", "onepixel.cli", "attack", str(photo), "--model", str(V1),
+                        "--max-queries", "20", "--out", str(tmp_path / "a.png"), "--figure", "none"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "INFO" not in r.stderr and "INFO" not in r.stdout and "XNNPACK" not in r.stderr
+    assert "queries" in r.stdout
+
+
+def test_native_info_lines_are_dropped_and_other_native_lines_kept(capfd):
+    """What the guard does to file descriptor 2 (where C++ writes, past sys.stderr): INFO lines go, the rest stays."""
+    import os
+
+    from onepixel.models.tflite import native_info_dropped
+
+    with native_info_dropped():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nERROR: something real\n")
+    os.write(2, b"INFO: after the guard, untouched\n")
+    assert capfd.readouterr().err == "ERROR: something real\nINFO: after the guard, untouched\n"

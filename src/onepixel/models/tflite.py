@@ -16,6 +16,11 @@ image at a time (``interpreter_batch`` says which happened).
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +32,34 @@ from .quantised import background_offset, check_output_option, finish, looks_lik
 
 #: TFLite's fixed quantisation of softmax outputs: scale 1/256, zero point 0 (uint8) or -128 (int8)
 SOFTMAX_SCALE = 1.0 / 256.0
+
+
+@contextmanager
+def native_info_dropped() -> Iterator[None]:
+    """Run native code with its ``INFO:`` lines on the process's stderr dropped, every other line passed on.
+
+    The TFLite runtime announces itself from C++ ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+    straight to file descriptor 2, past Python's ``sys.stderr``, and LiteRT reads no environment variable to
+    silence it (not ``TF_CPP_MIN_LOG_LEVEL``). So fd 2 points at a temporary file for the call; afterwards the
+    lines that are not INFO (warnings, errors) are written to the real stderr, so nothing else is lost.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no stderr to guard (a closed or replaced stream)
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().splitlines(keepends=True) if not line.startswith(b"INFO: ")]
+            if kept:
+                os.write(2, b"".join(kept))
 
 
 def _interpreter_class():
@@ -94,13 +127,14 @@ class TFLiteClassifier(Classifier):
 
     def _make(self, batch: int):
         try:
-            interp = self._Interpreter(model_path=str(self.path), num_threads=self.num_threads)
-            if batch != 1:
-                d = interp.get_input_details()[0]
-                shape = np.array(d["shape"])
-                shape[0] = batch
-                interp.resize_tensor_input(d["index"], shape, strict=False)
-            interp.allocate_tensors()
+            with native_info_dropped():  # the runtime's "INFO: Created ... delegate" is no news to a user
+                interp = self._Interpreter(model_path=str(self.path), num_threads=self.num_threads)
+                if batch != 1:
+                    d = interp.get_input_details()[0]
+                    shape = np.array(d["shape"])
+                    shape[0] = batch
+                    interp.resize_tensor_input(d["index"], shape, strict=False)
+                interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             if batch != 1:
                 raise
