@@ -1,4 +1,4 @@
-"""Shared fixtures: analytic toy models whose answers are known, and the shared CIFAR-10 copy."""
+"""Shared fixtures (the toy models themselves live in tests/toys/) and the shared CIFAR-10 copy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from toys.black_boxes import PlantedPixel
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -22,30 +24,6 @@ if "ONEPIXEL_DATA" not in os.environ and CIFAR_DIR.is_dir():
 
 def needs_shared(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} is absent (the read-only ../shared folder of the build machines)")
-
-
-class PlantedPixel:
-    """A 3-class black box on HxW RGB images that leaves class 0 only when the pixel at (x0, y0) comes
-    close to ``colour``: then class 1 (70 %) or 2 (30 %) take over. Every other pixel is ignored."""
-
-    def __init__(self, x0: int = 5, y0: int = 2, colour=(255, 0, 0), strong_target: int = 1):
-        self.x0, self.y0 = x0, y0
-        self.colour = np.asarray(colour, dtype=float)
-        self.strong = strong_target
-        self.calls = 0
-        self.rows = 0
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        self.calls += 1
-        self.rows += len(images)
-        p = images[:, self.y0, self.x0, :].astype(float)
-        d = np.linalg.norm(p - self.colour, axis=1) / 441.7
-        other = 1.0 / (1.0 + np.exp((d - 0.1) * 60.0))
-        out = np.zeros((len(images), 3))
-        out[:, 0] = 1.0 - other
-        out[:, self.strong] = 0.97 * other
-        out[:, 3 - self.strong] = 0.03 * other
-        return out
 
 
 @pytest.fixture(scope="module")

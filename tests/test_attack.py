@@ -4,8 +4,8 @@ import torch
 
 import onepixel as op
 from onepixel.errors import InputError, ModelError
-from onepixel.models.base import Classifier
-from torch_toys import assert_batch_equals_one_by_one, tiny_net
+from toys.liars import LyingFastModel
+from toys.nets import assert_batch_equals_one_by_one, tiny_net
 
 
 def test_untargeted_finds_the_planted_pixel(planted, grey_images):
@@ -21,7 +21,7 @@ def test_untargeted_finds_the_planted_pixel(planted, grey_images):
 
 
 def test_targeted_reaches_a_reachable_target_and_fails_an_unreachable_one(grey_images):
-    from conftest import PlantedPixel
+    from toys.black_boxes import PlantedPixel
 
     ok = op.attack(PlantedPixel(strong_target=2), grey_images[:2], [0, 0], targets=2, seed=0)
     assert all(r.success and r.predicted_after == 2 and r.target_prob_after > 0.9 for r in ok)
@@ -30,7 +30,7 @@ def test_targeted_reaches_a_reachable_target_and_fails_an_unreachable_one(grey_i
 
 
 def test_query_accounting_is_exact(grey_images):
-    from conftest import PlantedPixel
+    from toys.black_boxes import PlantedPixel
 
     model = PlantedPixel(strong_target=1)
     res = op.attack(model, grey_images, [0, 0, 0], targets=2, seed=0, popsize=20, generations=7)
@@ -49,7 +49,7 @@ def test_query_accounting_is_exact(grey_images):
 
 
 def test_max_queries_caps_each_image_exactly(grey_images):
-    from conftest import PlantedPixel
+    from toys.black_boxes import PlantedPixel
 
     res = op.attack(PlantedPixel(strong_target=1), grey_images[:2], [0, 0], targets=2, popsize=30, max_queries=100)
     assert [r.queries for r in res] == [100, 100]
@@ -91,18 +91,6 @@ def test_one_image_random_search_pads_its_chunks_to_its_round_not_to_the_batch_s
     assert sum(seen) <= 80 + 3 * 64  # plus the clean image and verifications, not 10 chunks of 64
 
 
-class LyingFastModel(Classifier):
-    """Its fast precision claims every perturbed image is class 1; the reference says class 0 always."""
-
-    has_fast_precision = True
-    fixed_batch_shape = False
-
-    def _forward(self, images, reference):
-        n = len(images)
-        p = torch.tensor([0.9, 0.1]) if reference else torch.tensor([0.01, 0.99])
-        return p.expand(n, 2)
-
-
 def test_successes_are_verified_in_reference_precision(grey_images):
     res = op.attack(LyingFastModel(), grey_images[:1], [0], popsize=10, generations=4)
     r = res[0]
@@ -120,7 +108,7 @@ def test_results_table(planted, grey_images):
 
 
 def test_greyscale_images(grey_images):
-    from conftest import PlantedPixel
+    from toys.black_boxes import PlantedPixel
 
     model = PlantedPixel(colour=(255,))
     res = op.attack(model, grey_images[:2, :, :, 0], [0, 0], seed=0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import onepixel as op
-from torch_toys import tiny_net
+from toys.nets import tiny_net
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "search.py"
 

@@ -8,29 +8,17 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from onepixel import __version__
 from onepixel.cli import main
 from onepixel.errors import OnepixelError
-
-
-class Planted(nn.Module):
-    """Class 0 unless the pixel at (x=5, y=2) turns red enough (r - g - b > 0.3 on a 0..1 scale), then
-    class 1; every other pixel is ignored. Input scaled to [0, 1] (the default preprocessing)."""
-
-    def forward(self, x):
-        p = x[:, :, 2, 5]
-        redness = p[:, 0] - p[:, 1] - p[:, 2]
-        logits = torch.zeros(x.shape[0], 3)
-        logits[:, 1] = 12.0 * (redness - 0.3)
-        return logits
+from toys.nets import PlantedRed
 
 
 @pytest.fixture
 def scripted(tmp_path):
     path = tmp_path / "planted.pt"
-    torch.jit.script(Planted()).save(str(path))
+    torch.jit.script(PlantedRed()).save(str(path))
     img = tmp_path / "grey.png"
     Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(img)
     return path, img

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from onepixel.campaign import evaluate
 from onepixel.cli import main
@@ -21,6 +20,7 @@ from onepixel.data import imagenet_classes, imagenet_synsets, load_cifar100, loa
 from onepixel.data.cifar100 import download_cifar100
 from onepixel.data.photoset import PhotoSet
 from onepixel.errors import DataError
+from toys.nets import small_net
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -92,14 +92,8 @@ def test_cifar100_pickles_are_never_unpickled_carelessly(tmp_path):
         load_cifar100("test", archive, md5=md5)
 
 
-def _net(classes: int) -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(4, classes)).eval()
-
-
 def _torchscript(path, classes: int):
-    torch.jit.save(torch.jit.script(_net(classes)), str(path))
+    torch.jit.save(torch.jit.script(small_net(classes)), str(path))
     return str(path)
 
 

@@ -12,7 +12,7 @@ import onepixel as op
 from onepixel.candidates import apply
 from onepixel.models.pytorch import Preprocess, TorchClassifier
 from onepixel.zoo.architectures import build
-from torch_toys import assert_batch_equals_one_by_one, tiny_net
+from toys.nets import assert_batch_equals_one_by_one, tiny_net
 
 
 def _randomise_bn(module: nn.Module, seed: int = 0) -> nn.Module:

@@ -9,7 +9,8 @@ import pytest
 import onepixel as op
 from onepixel.campaign import load_results
 from onepixel.campaign.store import ResultStore
-from search_toys import SmoothSpot
+from toys.black_boxes import SmoothSpot
+from toys.liars import Optimistic
 
 POP, GENS = 20, 30
 
@@ -79,26 +80,6 @@ def test_a_store_from_before_the_column_loads_and_is_migrated_when_opened_for_wr
     store.close()
     df = load_results(tmp_path).set_index("uid")
     assert pd.isna(df.loc["0:1:u", "first_success_query"]) and df.loc["1:1:u", "first_success_query"] == 123
-
-
-class Optimistic(op.CallableClassifier):
-    """A model whose fast search precision leans towards class 1 (false positives the reference rejects), like
-    a bf16 search that flags changes fp32 does not confirm. Keeps every batch the search asked about."""
-
-    has_fast_precision = True
-
-    def __init__(self, toy) -> None:
-        super().__init__(toy.probs)
-        self.asked: list[np.ndarray] = []
-
-    def _forward(self, images, reference):
-        p = super()._forward(images, reference)
-        if reference:
-            return p
-        self.asked.append(images.cpu().numpy())
-        lean = p.clone()
-        lean[:, 1] *= 3.0
-        return lean / lean.sum(1, keepdim=True)
 
 
 @pytest.mark.parametrize("seed", [1, 4])

@@ -2,7 +2,7 @@
 attacks on real photos in both spaces.
 
 The real models and photos are the read-only copies in ../shared (see the READMEs there); tests that need
-them skip with the reason when that folder is absent. ONNX models are written by tests/_onnx_builder.py.
+them skip with the reason when that folder is absent. ONNX models are written by tests/toys/onnx_builder.py.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from _onnx_builder import mean_colour_model, mean_colour_reference
 from conftest import SHARED, needs_shared
 from onepixel.errors import DataError, ModelError
 from onepixel.models.loading import detect_format, load_model
+from toys.onnx_builder import mean_colour_model, mean_colour_reference
 
 MODELS = SHARED / "models" / "imagenet"
 V1 = MODELS / "mobilenet_v1_0.25_128_quant.tflite"

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from conftest import CIFAR_DIR, SHARED, needs_shared
 from onepixel import attack
@@ -17,6 +16,7 @@ from onepixel.campaign import evaluate, load_results
 from onepixel.cli import main
 from onepixel.errors import InputError, ModelError, OnepixelError
 from onepixel.inputs import as_seeds, check_outputs, closest
+from toys.nets import PlantedRed
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -26,24 +26,10 @@ SMALL = ["evaluate", "-m", "resnet20", "--n", "2", "--search", "de", "--popsize"
          "--protocol", "strict"]
 
 
-class Planted(nn.Module):
-    """Class 0 unless the pixel at (x=5, y=2) turns red; ``classes`` outputs."""
-
-    def __init__(self, classes: int = 3):
-        super().__init__()
-        self.classes = classes
-
-    def forward(self, x):
-        p = x[:, :, 2, 5]
-        logits = torch.zeros(x.shape[0], self.classes)
-        logits[:, 1] = 12.0 * (p[:, 0] - p[:, 1] - p[:, 2] - 0.3)
-        return logits
-
-
 @pytest.fixture
 def files(tmp_path):
     model = tmp_path / "planted.pt"
-    torch.jit.script(Planted()).save(str(model))
+    torch.jit.script(PlantedRed()).save(str(model))
     img = tmp_path / "grey.png"
     Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(img)
     return {"img": img, "model": model, "tmp": tmp_path}
@@ -291,7 +277,7 @@ def test_alpha_and_animation_are_named_not_dropped_silently(tmp_path, capsys):
         warnings.simplefilter("error")
         read_image(plain)  # nothing dropped, nothing said
     model = tmp_path / "p.pt"
-    torch.jit.script(Planted()).save(str(model))
+    torch.jit.script(PlantedRed()).save(str(model))
     assert main(["attack", str(rgba), "-m", str(model), "--max-queries", "3", "--figure", "none",
                  "-o", str(tmp_path / "a.png")]) == 0
     err = capsys.readouterr().err
@@ -300,7 +286,7 @@ def test_alpha_and_animation_are_named_not_dropped_silently(tmp_path, capsys):
 
 def test_loading_torchscript_does_not_warn_about_grad(tmp_path):
     path = tmp_path / "p.pt"
-    torch.jit.script(Planted()).save(str(path))
+    torch.jit.script(PlantedRed()).save(str(path))
     from onepixel.models.loading import load_model
 
     with warnings.catch_warnings(record=True) as seen:

@@ -12,6 +12,7 @@ from onepixel.models.callable import CallableClassifier
 from onepixel.objectives import Targeted, Untargeted
 from onepixel.runner import Runner
 from onepixel.search.de import DifferentialEvolution
+from toys.black_boxes import CornerPull
 
 
 def _keys(rows: list[tuple[int, int, int, int, int, int]]) -> np.ndarray:
@@ -62,23 +63,6 @@ def test_memory_stays_bounded_and_keeps_the_newest():
         memo.add(keys.astype(np.int64), rng.random((60, 10)))
         assert len(memo) <= 100
     assert memo.lookup(keys.astype(np.int64))[1].mean() > 0.8  # the newest answers survive eviction
-
-
-class CornerPull:
-    """3 classes, class 0 always wins; class 1's and 2's scores grow as a changed pixel gets brighter and
-    nearer the top-left corner, so DE's population piles up on the box's corner (0, 0, 255, 255, 255)."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        self.rows += len(images)
-        n, h, w, _ = images.shape
-        ys, xs = np.mgrid[0:h, 0:w]
-        score = ((images.astype(float) - 128).mean(-1) / 127 * np.exp(-(xs + ys) / 3.0)).sum((1, 2))
-        logits = np.stack([np.full(n, 2.0), score / 2, score], 1)
-        e = np.exp(logits - logits.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
 
 
 def _run(memo: bool, images: np.ndarray, targets: np.ndarray | None):

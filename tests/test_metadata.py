@@ -21,6 +21,7 @@ from onepixel.cli import main
 from onepixel.errors import InputError
 from onepixel.imageio import read_image, write_png
 from onepixel.models.metadata import from_hf, parse_overrides, resolve, torch_classifier, with_overrides
+from toys.nets import small_net
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -34,12 +35,6 @@ def _photo(seed: int, h: int, w: int) -> np.ndarray:
     small = rng.integers(40, 216, (5, 4, 3)).astype(np.uint8)
     big = np.asarray(Image.fromarray(small).resize((w, h), Image.BILINEAR)).astype(int)
     return np.clip(big + rng.integers(-25, 26, big.shape), 0, 255).astype(np.uint8)
-
-
-def _net(classes: int = 4) -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(6, classes)).eval()
 
 
 def _reference(photo: np.ndarray, resize_shorter: int, crop: int, resample, mean, std) -> torch.Tensor:
@@ -59,7 +54,7 @@ def _levels(ours: torch.Tensor, ref: torch.Tensor, std) -> np.ndarray:
 
 
 def _timm_like() -> nn.Module:
-    net = _net()
+    net = small_net(width=6)
     net.pretrained_cfg = {"input_size": (3, 32, 32), "crop_pct": 0.9, "crop_mode": "center", "interpolation": "bicubic",
                           "mean": MEAN, "std": STD, "label_names": ["ant", "bee", "cow", "doe"]}
     return net
@@ -107,7 +102,7 @@ def test_timm_pretrained_cfg_matches_the_hand_written_transform():
 @pytest.mark.parametrize("given", ["transforms", "weights"])
 def test_torchvision_transforms_match_the_hand_written_transform(given):
     pre = FakeImageClassification(crop_size=32, resize_size=40) if given == "transforms" else FakeWeights.V1
-    clf = torch_classifier(_net(), preprocess=pre)
+    clf = torch_classifier(small_net(width=6), preprocess=pre)
     assert clf.input_size == (32, 32)
     assert clf.class_names == (["w", "x", "y", "z"] if given == "weights" else None)
     for seed, (h, w) in enumerate([(45, 60), (70, 41)]):
@@ -127,12 +122,12 @@ def test_attack_reads_a_modules_metadata_end_to_end():
         clean = clf.photo_preprocess(photo)
         assert r.adversarial.shape == (32, 32, 3) and (r.adversarial != clean).any(-1).sum() <= 1
         assert r.predicted_before == int(clf.probs(clean[None]).argmax())
-    tv = op.attack(_net(), photos, [0, 1, 2], max_queries=16, seed=2, preprocess=FakeWeights.V1)
+    tv = op.attack(small_net(width=6), photos, [0, 1, 2], max_queries=16, seed=2, preprocess=FakeWeights.V1)
     assert [r.adversarial.shape for r in tv] == [(32, 32, 3)] * 3
 
 
 def test_cli_takes_overrides_for_a_torchscript_module(tmp_path, capsys):
-    torch.jit.save(torch.jit.script(_net(3)), str(tmp_path / "net.pt"))
+    torch.jit.save(torch.jit.script(small_net(3, width=6)), str(tmp_path / "net.pt"))
     write_png(tmp_path / "photo.png", _photo(0, 45, 60))
     args = ["attack", str(tmp_path / "photo.png"), "-m", str(tmp_path / "net.pt"), "--preprocess",
             "size=32;resize=40;interpolation=bicubic;mean=0.5;std=0.25", "--max-queries", "16", "--figure", "none",

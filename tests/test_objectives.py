@@ -6,7 +6,7 @@ import pytest
 import onepixel as op
 from onepixel.cli import main
 from onepixel.errors import InputError
-from search_toys import FlatPocket
+from toys.black_boxes import FlatPocket
 
 PROBS = np.array([[[0.5, 0.3, 0.2], [0.2, 0.5, 0.3], [0.3, 0.3, 0.4]]])  # (1 attack, 3 candidates, 3 classes)
 

@@ -6,7 +6,8 @@ from onepixel.errors import InputError
 from onepixel.oracle import one_pixel_oracle
 from onepixel.search import Oracle, make_search
 from onepixel.search.colours import colour_grid
-from search_toys import VulnerableSet
+from toys.black_boxes import VulnerableSet
+from toys.liars import FastMisjudges
 
 CHANGES = [(1, 1, (255, 255, 255)), (3, 2, (0, 0, 0)), (6, 6, (255, 0, 0)), (3, 2, (0, 255, 255))]
 
@@ -54,21 +55,9 @@ def test_finer_grid_finds_a_mid_colour_that_corners_miss():
 @pytest.mark.parametrize("precision", ["reference", "search"])
 def test_search_precision_is_rechecked_in_reference(precision):
     """A model whose fast precision lies near the boundary: the oracle reports the reference truth."""
-
-    class TwoFaced(op.Classifier):
-        has_fast_precision = True
-        fixed_batch_shape = False
-
-        def _forward(self, images, reference):
-            import torch
-
-            p = VulnerableSet(CHANGES).probs(images.numpy())
-            if not reference:  # fast precision also "fools" with pixel (0, 0) white, and misses (6, 6)
-                p[(images[:, 0, 0, :].numpy() == 255).all(-1)] = [0.45, 0.55, 0.0]
-                p[(images[:, 6, 6, :].numpy() == [255, 0, 0]).all(-1)] = [0.53, 0.47, 0.0]
-            return torch.as_tensor(p)
-
-    res = one_pixel_oracle(TwoFaced(), np.full((1, 8, 8, 3), 128, np.uint8), np.array([0]), precision=precision)
+    # fast precision also "fools" with pixel (0, 0) white, and misses (6, 6) red
+    two_faced = FastMisjudges(CHANGES, [((0, 0, (255, 255, 255)), [0.45, 0.55, 0.0]), ((6, 6, (255, 0, 0)), [0.53, 0.47, 0.0])])
+    res = one_pixel_oracle(two_faced, np.full((1, 8, 8, 3), 128, np.uint8), np.array([0]), precision=precision)
     assert (res.fooling[0] == _expected(CHANGES, colour_grid(3))).all()
     if precision == "search":
         assert 512 < res.queries[0] < 2 * 512  # only near-boundary changes were re-scored
@@ -93,19 +82,8 @@ def test_oracle_is_one_pixel_only(grey_images):
 def test_a_fast_false_positive_does_not_hide_a_true_success_in_the_same_round():
     """The runner verifies the most promising apparent success first and, if the reference rejects it, the
     next one of the same round: a scan that never retries a change must not lose the real success."""
-
-    class Lying(op.Classifier):
-        has_fast_precision = True
-        fixed_batch_shape = False
-
-        def _forward(self, images, reference):
-            import torch
-
-            p = VulnerableSet(CHANGES[2:3]).probs(images.numpy())
-            if not reference:  # fast precision: white at (0, 0) looks like a better success than the real one
-                p[(images[:, 0, 0, :].numpy() == 255).all(-1)] = [0.01, 0.98, 0.01]
-            return torch.as_tensor(p)
-
-    res = op.attack(Lying(), np.full((1, 8, 8, 3), 128, np.uint8), [0], search=Oracle(batch=512), stop_on_success=True)
+    # fast precision: white at (0, 0) looks like a better success than the real one
+    lying = FastMisjudges(CHANGES[2:3], [((0, 0, (255, 255, 255)), [0.01, 0.98, 0.01])])
+    res = op.attack(lying, np.full((1, 8, 8, 3), 128, np.uint8), [0], search=Oracle(batch=512), stop_on_success=True)
     assert res[0].success and res[0].pixels == [(6, 6, 255, 0, 0)] and res[0].queries == 512
     assert res[0].verify_queries == 2  # the false positive, then the real one

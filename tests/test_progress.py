@@ -39,8 +39,8 @@ def _rounds(model, images, labels, targets, search, crit=None):
 def test_runner_progress_counts_queries_monotonically_up_to_the_budget(grey_images):
     """Queries only grow, the most the run can spend only shrinks (early stops give budget back), they start at
     0 of every image's whole budget and meet at the queries the results report."""
-    from conftest import PlantedPixel
     from onepixel.search import DifferentialEvolution, RandomSearch
+    from toys.black_boxes import PlantedPixel
 
     for model, targets, search, budget in (
             (PlantedPixel(strong_target=1), np.array([2, 2, 2]), DifferentialEvolution(20, 7), 160),  # unreachable
@@ -61,8 +61,8 @@ def test_runner_progress_counts_queries_monotonically_up_to_the_budget(grey_imag
 
 def test_runner_progress_best_probability_only_improves(grey_images):
     """The probability the search pushes (here the true class's, down) at the best candidate so far."""
-    from conftest import PlantedPixel
     from onepixel.search import RandomSearch
+    from toys.black_boxes import PlantedPixel
 
     seen, res = _rounds(PlantedPixel(), grey_images[:1], [0], None, RandomSearch(budget=500))
     best = [float(p.best_prob[0]) for p in seen]
@@ -71,8 +71,8 @@ def test_runner_progress_best_probability_only_improves(grey_images):
 
 def test_api_progress_is_quiet_off_a_terminal_and_shows_queries_and_best_probability(capsys, grey_images):
     import onepixel as op
-    from conftest import PlantedPixel
     from onepixel.progress import interactive
+    from toys.black_boxes import PlantedPixel
 
     assert not interactive()  # pytest captures stderr: not a terminal
     op.attack(PlantedPixel(), grey_images[:1], [0], max_queries=64)

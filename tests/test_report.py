@@ -1,11 +1,11 @@
 import re
 
 import torch
-from torch import nn
 
 from conftest import CIFAR_DIR, needs_shared
 from onepixel.campaign import evaluate
 from onepixel.report import write_report
+from toys.nets import CentrePixel
 
 pytestmark = needs_shared(CIFAR_DIR)
 
@@ -31,20 +31,6 @@ def test_report_has_every_table_and_figure(tmp_path, monkeypatch):
     assert any("success-vs-queries" in r for r in refs)
     assert any("target-classes" in r for r in refs)  # histogram (paper protocol run)
     assert sorted(srcs) == sorted(refs)
-
-
-class CentrePixel(nn.Module):
-    """A 10-class toy for CIFAR-10 images that looks at pixel (16, 16) only: its class is the nearest of the eight
-    colour-cube corners and two greys. A correctly classified image falls to one changed pixel at once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        corners = [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]]
-        self.register_buffer("palette", torch.tensor(corners + [[0.33] * 3, [0.66] * 3]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = x[:, :, 16, 16]
-        return -40.0 * ((p[:, None, :] - self.palette[None]) ** 2).sum(-1)
 
 
 def test_demo_in_fast_mode_on_a_toy_model_shows_both_attacks_and_the_next_commands(tmp_path, monkeypatch, capsys):

@@ -15,7 +15,7 @@ from onepixel.campaign.metrics import ANY_TARGET, budget_table, robust_accuracy,
 from onepixel.imageio import write_png
 from onepixel.report import write_report
 from onepixel.report.paper import paper_match
-from search_toys import SmoothSpot
+from toys.black_boxes import SmoothSpot
 
 POP, GENS = 20, 30
 

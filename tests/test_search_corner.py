@@ -3,9 +3,8 @@ import pytest
 
 import onepixel as op
 from onepixel.candidates import PixelSpace, decode
-from onepixel.errors import InputError
-from onepixel.search import CornerSearch, make_search
-from search_toys import PlantedPair, VulnerableSet
+from onepixel.search import CornerSearch
+from toys.black_boxes import PlantedPair, VulnerableSet
 
 
 def _strip(res):
@@ -21,7 +20,7 @@ def test_one_pixel_scan_finds_the_planted_pixel_within_the_scan(planted, grey_im
 
 
 def test_targeted_scan_reaches_the_planted_target(grey_images):
-    from conftest import PlantedPixel
+    from toys.black_boxes import PlantedPixel
 
     res = op.attack(PlantedPixel(strong_target=2), grey_images[:2], [0, 0], targets=2, search="corner")
     assert all(r.success and r.predicted_after == 2 for r in res)
@@ -72,35 +71,8 @@ def test_combinations_are_distinct_pixels_from_the_top_ranks():
     assert set(locs.ravel()) <= set(np.argsort(fit_by_loc)[:5])
 
 
-@pytest.mark.parametrize("k", [1, 2])
-@pytest.mark.parametrize("cap", [None, 300, 600])
-def test_budget_is_never_exceeded(k, cap):
-    model = VulnerableSet([])  # nothing fools it: each image runs to the end
-    imgs = np.full((3, 8, 8, 3), 77, np.uint8)
-    res = op.attack(model, imgs, [0] * 3, pixels=k, search=CornerSearch(budget=700, batch=64), max_queries=cap)
-    full = 512 if k == 1 else 700  # k = 1: the scan is the attack
-    assert [r.queries for r in res] == [min(full, cap or full)] * 3
-    assert model.rows == 3 + sum(r.model_queries + r.verify_queries for r in res)
-
-
-def test_deterministic_per_seed_and_independent_of_the_batch():
-    imgs = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
-    kw = dict(pixels=2, search=CornerSearch(budget=800, top=8), max_queries=800)
-    together = op.attack(PlantedPair(), imgs, [0] * 3, seed=[5, 6, 7], **kw)
-    alone = op.attack(PlantedPair(), imgs[1:2], [0], seed=[6], **kw)
-    assert _strip(together)[1] | {"index": 0} == _strip(alone)[0]
-    assert _strip(together) == _strip(op.attack(PlantedPair(), imgs, [0] * 3, seed=[5, 6, 7], **kw))
-
-
-def test_bad_settings_are_named():
-    with pytest.raises(InputError):
-        make_search("corner", top=0)
-    with pytest.raises(InputError):
-        make_search("corner", levels=1)
-
-
 def test_greyscale_scan_uses_two_corners(grey_images):
-    from conftest import PlantedPixel
+    from toys.black_boxes import PlantedPixel
 
     res = op.attack(PlantedPixel(colour=(255,)), grey_images[:2, :, :, :1], [0, 0], search="corner", stop_on_success=True)
     assert all(r.success and r.pixels == [(5, 2, 255)] and r.queries <= 8 * 8 * 2 for r in res)

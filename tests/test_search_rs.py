@@ -3,9 +3,8 @@ import pytest
 
 import onepixel as op
 from onepixel.candidates import PixelSpace, decode
-from onepixel.errors import InputError
-from onepixel.search import RandomSearch, make_search
-from search_toys import NearColour, PlantedPair, SmoothSpot, VulnerableSet
+from onepixel.search import RandomSearch
+from toys.black_boxes import NearColour, PlantedPair, SmoothSpot, VulnerableSet
 
 
 def _strip(res):
@@ -23,7 +22,7 @@ def test_untargeted_finds_the_planted_pixel(planted, grey_images):
 
 
 def test_targeted_reaches_the_planted_target(grey_images):
-    from conftest import PlantedPixel
+    from toys.black_boxes import PlantedPixel
 
     res = op.attack(PlantedPixel(strong_target=2), grey_images[:2], [0, 0], targets=2, search="rs", max_queries=600)
     assert all(r.success and r.predicted_after == 2 and r.target_prob_after > 0.9 for r in res)
@@ -45,29 +44,6 @@ def test_smooth_landscape_is_climbed_with_many_pixels():
     imgs = np.full((2, 16, 16, 3), 128, np.uint8)
     res = op.attack(SmoothSpot(width=1.5), imgs, [0, 0], pixels=5, search="rs", max_queries=2000, stop_on_success=True)
     assert all(r.success for r in res)
-
-
-@pytest.mark.parametrize("k", [1, 3])
-def test_budget_is_never_exceeded_and_counted_exactly(k):
-    model = VulnerableSet([])  # nothing fools it: every image spends its whole budget
-    imgs = np.full((4, 8, 8, 3), 90, np.uint8)
-    res = op.attack(model, imgs, [0] * 4, pixels=k, search=RandomSearch(budget=1000, batch=7), max_queries=137)
-    assert [r.queries for r in res] == [137] * 4
-    assert model.rows == 4 + sum(r.model_queries + r.verify_queries for r in res)
-    res = op.attack(model, imgs[:1], [0], pixels=k, search=RandomSearch(budget=50, batch=7))
-    assert res[0].queries == 50
-
-
-def test_deterministic_per_seed_and_independent_of_the_batch():
-    imgs = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3)).astype(np.uint8)
-    kw = dict(pixels=2, search="rs", max_queries=300)
-    together = op.attack(PlantedPair(), imgs, [0] * 4, seed=[5, 6, 7, 8], **kw)
-    alone = op.attack(PlantedPair(), imgs[2:3], [0], seed=[7], **kw)
-    again = op.attack(PlantedPair(), imgs, [0] * 4, seed=[5, 6, 7, 8], **kw)
-    other = op.attack(PlantedPair(), imgs, [0] * 4, seed=[15, 16, 17, 18], **kw)
-    assert _strip(together) == _strip(again)
-    assert _strip(together)[2] | {"index": 0} == _strip(alone)[0]
-    assert [r.pixels for r in together] != [r.pixels for r in other]
 
 
 def _drive(search, space, seeds, rounds, fitness):
@@ -157,13 +133,6 @@ def test_unevaluated_proposals_are_never_accepted():
     rs.ask(rows)
     rs.tell(rows, np.full((1, 4), np.inf))
     assert np.array_equal(rs.algorithm.loc, before[0]) and np.array_equal(rs.algorithm.fit, before[1])
-
-
-@pytest.mark.parametrize("opts", [{"batch": 0}, {"p_init": 0.0}, {"local": 1.5}, {"radius": 0}, {"temperature": -1.0},
-                                  {"centre": 0.0}, {"elite": 0}, {"refine": -1}])
-def test_bad_settings_are_named(opts):
-    with pytest.raises(InputError):
-        make_search("rs", **opts)
 
 
 def test_cli_search_choice_and_paper_flag(tiny_attack_args):

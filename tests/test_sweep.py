@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import onepixel as op
-from search_toys import PlantedPair
+from toys.black_boxes import PlantedPair
 
 
 def _images() -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Analytic black boxes with known answers for the search tests (numpy in, probabilities out)."""
+"""Analytic black boxes with known answers (numpy uint8 NHWC in, probabilities out), for any test that attacks one."""
 
 from __future__ import annotations
 
@@ -103,3 +103,44 @@ class FlatPocket(Counting):
         target = self.top * px[:, 2]
         rest = 1.0 - target
         return np.stack([rest * (1.0 - px[:, 0]), rest * px[:, 0], target], 1)
+
+
+class PlantedPixel:
+    """A 3-class black box on HxW RGB images that leaves class 0 only when the pixel at (x0, y0) comes
+    close to ``colour``: then class 1 (70 %) or 2 (30 %) take over. Every other pixel is ignored."""
+
+    def __init__(self, x0: int = 5, y0: int = 2, colour=(255, 0, 0), strong_target: int = 1):
+        self.x0, self.y0 = x0, y0
+        self.colour = np.asarray(colour, dtype=float)
+        self.strong = strong_target
+        self.calls = 0
+        self.rows = 0
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        self.rows += len(images)
+        p = images[:, self.y0, self.x0, :].astype(float)
+        d = np.linalg.norm(p - self.colour, axis=1) / 441.7
+        other = 1.0 / (1.0 + np.exp((d - 0.1) * 60.0))
+        out = np.zeros((len(images), 3))
+        out[:, 0] = 1.0 - other
+        out[:, self.strong] = 0.97 * other
+        out[:, 3 - self.strong] = 0.03 * other
+        return out
+
+
+class CornerPull:
+    """3 classes, class 0 always wins; class 1's and 2's scores grow as a changed pixel gets brighter and
+    nearer the top-left corner, so DE's population piles up on the box's corner (0, 0, 255, 255, 255)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        self.rows += len(images)
+        n, h, w, _ = images.shape
+        ys, xs = np.mgrid[0:h, 0:w]
+        score = ((images.astype(float) - 128).mean(-1) / 127 * np.exp(-(xs + ys) / 3.0)).sum((1, 2))
+        logits = np.stack([np.full(n, 2.0), score / 2, score], 1)
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
