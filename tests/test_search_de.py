@@ -2,17 +2,17 @@ import numpy as np
 import pytest
 
 from onepixel.candidates import PixelSpace
-from onepixel.search.de import DifferentialEvolution, _distinct_others
+from onepixel.search.de import DifferentialEvolution, distinct_others
 
 
-def test_distinct_others_are_distinct_and_uniform():
+def testdistinct_others_are_distinct_and_uniform():
     rng = np.random.default_rng(0)
     for p in (5, 7, 400):
-        a, b, c = _distinct_others(rng, p)
+        a, b, c = distinct_others(rng, p)
         i = np.arange(p)
         assert ((a != i) & (b != i) & (c != i) & (a != b) & (a != c) & (b != c)).all()
         assert max(a.max(), b.max(), c.max()) < p
-    counts = np.bincount(np.concatenate([_distinct_others(rng, 5)[2] for _ in range(4000)]), minlength=5)
+    counts = np.bincount(np.concatenate([distinct_others(rng, 5)[2] for _ in range(4000)]), minlength=5)
     assert counts.min() > 0.9 * 4000 and counts.max() < 1.1 * 4000
 
 

@@ -90,7 +90,7 @@ class DifferentialEvolution(Search):
         rng, pop, fit, p = self._rngs[r], self._pop[r], self._fit[r], self.popsize
         f = rng.uniform(*self.mutation) if isinstance(self.mutation, tuple) else self.mutation
         i = np.arange(p)
-        a, b, c = _distinct_others(rng, p)
+        a, b, c = distinct_others(rng, p)
         if self.strategy == "rand1":
             mutant = pop[a] + f * (pop[b] - pop[c])
         elif self.strategy == "best1":
@@ -124,7 +124,7 @@ class DifferentialEvolution(Search):
         return self._pop[rows, k], self._fit[rows, k]
 
 
-def _distinct_others(rng: np.random.Generator, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def distinct_others(rng: np.random.Generator, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every member i, three indices drawn without replacement from {0..p-1} minus {i} (vectorized)."""
     i = np.arange(p)
     taken = i[:, None]
