@@ -3,6 +3,7 @@
     pip install -e ".[peers]" && pip install --no-deps torchattacks==3.5.1   # see docs/benchmarks.md
     nice -n 5 python benchmarks/peers.py --quick --peer-images 10            # 5 generations
     nice -n 5 python benchmarks/peers.py --models allconv --peer-images 3 --batched-images 20   # paper's budget
+    OMP_NUM_THREADS=1 python benchmarks/peers.py --models allconv --first 4 --images 3 --batched-images 0  # images 4-6
 
 Every library attacks the same shipped zoo model (fp32 weights) on the same CIFAR-10 test images (the first
 ``--images`` that the model classifies correctly) with one pixel, untargeted, population 400 and 100
@@ -12,8 +13,11 @@ inference by its automatic rule, every success verified in fp32); the peers get 
 its normalisation. The peers report no query counts, so every row through their model is counted.
 
 The host is shared and its load swings several-fold within minutes, so on the first ``--peer-images`` images
-the three libraries run interleaved, image by image (onepixel then attacking one image at a time, as the
-peers do): their ratios compare like with like. onepixel is also run on all ``--images`` at once, its normal
+the libraries run interleaved, image by image (onepixel then attacking one image at a time, as the peers do,
+once with the paper's DE and once as users run it: ``attack()``'s default search and budget): their ratios
+compare like with like. Each attack's CPU seconds (``time.process_time``: this process's own, far less
+sensitive to neighbours than wall time) are recorded beside its wall time. A long run can be split over
+processes with ``--first`` (each then attacks the images and seeds one whole run would). onepixel is also run on all ``--images`` at once, its normal
 mode (images batched together), twice: with the paper's DE, and as users run it (``attack()``'s default
 search, rs with its own 10,000-query budget); each peer's seconds per image over those rows are the bracketed
 ratios. Every success is re-checked here with the fp32 module. Prints JSON and a Markdown table; measured
@@ -78,6 +82,17 @@ def onepixel_attacker(name: str, popsize: int, generations: int) -> tuple[str, A
     return op.__version__, attack
 
 
+def onepixel_default_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:
+    """onepixel as users run it, one image at a time: attack()'s default search and budget, nothing else set."""
+    clf = zoo.load(name)
+
+    def attack(image: np.ndarray, label: int, seed: int) -> tuple[np.ndarray, int]:
+        r = op.attack(clf, image[None], np.array([label]), seed=seed, stop_on_success=True)[0]
+        return r.adversarial, r.queries + r.verify_queries
+
+    return op.__version__, attack
+
+
 def torchattacks_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:
     import torchattacks
 
@@ -120,8 +135,10 @@ def art_attacker(name: str, popsize: int, generations: int) -> tuple[str, Attack
     return art.__version__, attack
 
 
-ATTACKERS = {"onepixel": onepixel_attacker, "torchattacks": torchattacks_attacker, "art": art_attacker}
-LABELS = {"onepixel": "onepixel", "torchattacks": "torchattacks OnePixel", "art": "ART PixelAttack"}
+ATTACKERS = {"onepixel": onepixel_attacker, "onepixel-default": onepixel_default_attacker,
+             "torchattacks": torchattacks_attacker, "art": art_attacker}
+LABELS = {"onepixel": "onepixel", "onepixel-default": "onepixel (default search)",
+          "torchattacks": "torchattacks OnePixel", "art": "ART PixelAttack"}
 
 
 def _fooled(name: str, adv: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -136,8 +153,11 @@ def _summary(lib: str, version: str, ok: np.ndarray, q: np.ndarray, wall: float,
             "queries_per_s": float(q.sum() / wall), **extra}
 
 
-def interleaved(name: str, libs: list[str], images: np.ndarray, labels: np.ndarray, popsize: int, generations: int) -> list[dict]:
-    """Each image attacked by each library in turn; per library its summary over the images."""
+def interleaved(name: str, libs: list[str], images: np.ndarray, labels: np.ndarray, popsize: int, generations: int,
+                first: int = 0) -> list[dict]:
+    """Each image attacked by each library in turn; per library its summary over the images. Image ``i`` of the
+    list is the ``first + i``-th correctly classified one and gets seed ``first + i``, so runs split by --first
+    attack exactly what one whole run would."""
     attackers = {}
     for lib in libs:
         try:
@@ -147,24 +167,32 @@ def interleaved(name: str, libs: list[str], images: np.ndarray, labels: np.ndarr
     advs: dict[str, list[np.ndarray]] = {k: [] for k in attackers}
     queries: dict[str, list[int]] = {k: [] for k in attackers}
     secs: dict[str, list[float]] = {k: [] for k in attackers}
+    cpu: dict[str, list[float]] = {k: [] for k in attackers}
     for i in range(len(images)):
         for lib, (_, fn) in attackers.items():
-            t0 = time.perf_counter()
-            adv, q = fn(images[i], int(labels[i]), i)
+            t0, c0 = time.perf_counter(), time.process_time()
+            adv, q = fn(images[i], int(labels[i]), first + i)
             secs[lib].append(time.perf_counter() - t0)
+            cpu[lib].append(time.process_time() - c0)
             advs[lib].append(adv)
             queries[lib].append(q)
-        print(f"  image {i}: " + ", ".join(f"{k} {secs[k][-1]:.1f}s/{queries[k][-1]}q" for k in attackers), flush=True)
+        ok = {k: bool(_fooled(name, advs[k][-1][None], labels[i:i + 1])[0]) for k in attackers}
+        print(f"  image {first + i}: " + ", ".join(
+            f"{k} {secs[k][-1]:.1f}s ({cpu[k][-1]:.1f} CPU-s)/{queries[k][-1]}q/{'fooled' if ok[k] else 'not fooled'}"
+            for k in attackers), flush=True)
     rows = []
     for lib, (version, _) in attackers.items():
         ok = _fooled(name, np.stack(advs[lib]), labels)
         rows.append(_summary(LABELS[lib], version, ok, np.array(queries[lib]), float(np.sum(secs[lib])),
-                             mode="interleaved, one image at a time", seconds_per_image=[round(s, 2) for s in secs[lib]]))
+                             mode="interleaved, one image at a time", seconds_per_image=[round(s, 2) for s in secs[lib]],
+                             cpu_seconds_per_image=[round(s, 2) for s in cpu[lib]], first_image=first,
+                             cpu_s_per_image=float(np.mean(cpu[lib]))))
     base = next((r for r in rows if r["library"] == "onepixel"), None)
     for r in rows:
         if base is not None and r is not base:
             r["wall_ratio_vs_onepixel"] = r["wall_s_per_image"] / base["wall_s_per_image"]
             r["qps_ratio_vs_onepixel"] = r["queries_per_s"] / base["queries_per_s"]
+            r["cpu_ratio_vs_onepixel"] = r["cpu_s_per_image"] / base["cpu_s_per_image"]
     return rows
 
 
@@ -203,6 +231,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--peer-images", type=int, default=10, help="images attacked by every library, interleaved")
     ap.add_argument("--libraries", nargs="+", default=list(ATTACKERS), choices=list(ATTACKERS))
+    ap.add_argument("--first", type=int, default=0,
+                    help="skip the first FIRST correctly classified images (split a long run over processes)")
     ap.add_argument("--quick", action="store_true", help="5 generations instead of 100 (population 400 still)")
     ap.add_argument("--batched-images", type=int, default=None, help="images for onepixel's all-together run (default: --images; 0 skips it)")
     ap.add_argument("--json", type=Path, default=None)
@@ -210,13 +240,15 @@ def main() -> None:
     popsize, generations = (400, 5) if args.quick else (400, 100)
     rows: list[dict] = []
     for name in args.models:
-        images, labels = _pick_images(name, args.images)
+        images, labels = _pick_images(name, args.first + args.images)
+        images, labels = images[args.first:], labels[args.first:]
         m = min(args.peer_images, len(images))
-        for r in interleaved(name, args.libraries, images[:m], labels[:m], popsize, generations):
-            r.update(model=name, popsize=popsize, generations=generations)
+        for r in interleaved(name, args.libraries, images[:m], labels[:m], popsize, generations, args.first):
+            default = r["library"] == LABELS["onepixel-default"]  # its own search and budget
+            r.update(model=name, popsize=None if default else popsize, generations=None if default else generations)
             rows.append(r)
             print(json.dumps(r), flush=True)
-        peers = [r for r in rows if r.get("model") == name and r["library"] != "onepixel"]
+        peers = [r for r in rows if r.get("model") == name and not r["library"].startswith("onepixel")]
         nb = len(images) if args.batched_images is None else min(args.batched_images, len(images))
         if nb and "onepixel" in args.libraries:
             for default in (False, True):
@@ -227,8 +259,8 @@ def main() -> None:
                 print(json.dumps(r), flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    print("\n| model | library | mode | images | pop × gen (or budget) | success | mean queries | median queries | s / image | queries / s | s / image ÷ onepixel's |")
-    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("\n| model | library | mode | images | pop × gen (or budget) | success | mean queries | median queries | s / image | queries / s | s / image ÷ onepixel's | CPU-s / image | CPU-s ÷ onepixel's |")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         ratio = f"{r['wall_ratio_vs_onepixel']:.1f}×" if "wall_ratio_vs_onepixel" in r else "—"
         over = [f"{v:.1f}×" for k, v in r.items() if k.startswith("peer_s_per_image_over_this")]
@@ -237,7 +269,15 @@ def main() -> None:
         budget = "rs, ≤ 10,000 queries" if r["popsize"] is None else f"{r['popsize']} × {r['generations']}"
         print(f"| {r['model']} | {r['library']} {r['version']} | {r['mode']} | {r['images']} | {budget} | "
               f"{r['success_rate']:.0%} | {r['mean_queries']:,.0f} | {r['median_queries']:,.0f} | {r['wall_s_per_image']:.2f} | "
-              f"{r['queries_per_s']:,.0f} | {ratio} |")
+              f"{r['queries_per_s']:,.0f} | {ratio} | {_cpu_cells(r)} |")
+
+
+def _cpu_cells(row: dict) -> str:
+    """CPU seconds per image (interleaved rows only: they are timed per attack) and the ratio to onepixel's."""
+    if "cpu_s_per_image" not in row:
+        return "— | —"
+    ratio = f"{row['cpu_ratio_vs_onepixel']:.1f}×" if "cpu_ratio_vs_onepixel" in row else "—"
+    return f"{row['cpu_s_per_image']:.2f} | {ratio}"
 
 
 if __name__ == "__main__":
