@@ -212,3 +212,22 @@ def test_a_failed_attack_writes_no_image_unless_asked_and_never_says_true_class(
     assert code == 0 and (tmp_path / "b.png").is_file() and "the best attempt" in out
     code, out, _ = run(["attack", str(img), "-m", str(model), "--label", "0", "--max-queries", "400"], capsys)
     assert "true class, given by --label" in out and (tmp_path / "grey-adv.png").is_file()
+
+
+def test_tables_in_a_log_are_not_wrapped_mid_word(capsys):
+    """stdout not a terminal (a log): a table is printed as wide as it needs, every cell on one line."""
+    from rich.table import Table
+
+    from onepixel.report.tables import console
+
+    long = " ".join(f"word{i}" for i in range(45))  # ~300 characters in one cell
+    table = Table(title="a log")
+    table.add_column("name")
+    table.add_column("what")
+    table.add_row("allconv", long)
+    console(table).print(table)
+    out = capsys.readouterr().out
+    assert any(long in line and "allconv" in line for line in out.splitlines()), out
+    code, out, _ = run(["models"], capsys)
+    rows = [line for line in out.splitlines() if "allconv" in line]
+    assert code == 0 and len(rows) == 1 and "%" in rows[0]  # name, accuracy and hash on one line

@@ -9,7 +9,7 @@ def test_eta_of_bursty_work_counts_the_whole_wait():
     """A campaign redraws every second (queries/s) but finishes its attacks in bursts: 18 attacks after 300 s of
     rounds. The rate must be 18 / 300 s, not 18 in the half second since the last redraw (tqdm's moving average,
     which read a 7-hour VGG16 campaign as 3 minutes from its end)."""
-    bar = progress_bar(total=936, unit="attack", desc="evaluate", initial=900)
+    bar = progress_bar(total=936, unit="attack", desc="evaluate", initial=900, log=False)
     bar.fp = io.StringIO()
     now = [0.0]
     bar._time = lambda: now[0]
@@ -82,3 +82,112 @@ def test_api_progress_is_quiet_off_a_terminal_and_shows_queries_and_best_probabi
     assert "queries" in err and "best p(class 0)" in err
     res = op.attack(PlantedPixel(), grey_images, [0, 0, 0], max_queries=600, progress=True)
     assert f"images 3/3, {sum(r.success for r in res)} fooled" in capsys.readouterr().err
+
+
+def _synthetic_run(stops, budget=8704, images=20, first=8, widen=64):
+    """Per-round snapshots of a batch in lockstep: every running attack spends ``first`` queries in its first
+    round, then ``widen`` a round; attack i stops at ``stops[i]`` queries (None: runs its whole budget)."""
+    ends = np.array([budget if s is None else s for s in stops] + [budget] * (images - len(stops)))
+    q, snaps = np.zeros(images, dtype=np.int64), []
+    step = first
+    while (q < ends).any():
+        q = np.minimum(np.where(q < ends, q + step, q), ends)
+        snaps.append((q.copy(), q < ends))
+        step = widen
+    return snaps, int(ends.sum())
+
+
+def test_query_forecast_expects_early_stops_within_1_5x_at_a_tenth_of_the_work():
+    """A batch like a 20-image strict campaign: some images fooled early (from 20 to 4,000 queries), the rest run
+    the whole 8,704. At a tenth of the work the forecast total is within 1.5x of the truth and closer than counting
+    every running attack's whole budget (the old ETA); when every stop comes early and no more follow, the
+    forecast's optimism stays within 1.5x too."""
+    from onepixel.progress import QueryForecast
+
+    for stops in ([20, 30, 50, 80, 120, 200, 300, 500, 800, 1200, 2000, 4000], [40, 90, 150, 260, 500, 900, 1700],
+                  [100] * 8, [3000, 5000]):
+        snaps, actual = _synthetic_run(stops)
+        forecast = QueryForecast()
+        for q, running in snaps:
+            expected = forecast.expected_total(q, running, 8704)
+            if q.sum() >= 0.1 * actual:
+                break
+        whole = q[~running].sum() + 8704 * running.sum()
+        assert 1 / 1.5 < expected / actual < 1.5, (stops, expected / actual)
+        assert q.sum() <= expected <= whole
+        if len(stops) > 2 and stops[0] != stops[-1]:  # stops still coming: the forecast is the closer one
+            assert abs(np.log(expected / actual)) < abs(np.log(whole / actual)), (stops, expected / actual)
+
+
+def test_query_forecast_bounds_and_its_pieces():
+    from onepixel.progress import QueryForecast, StopRate, expected_queries
+
+    assert expected_queries(100, 8704, 0.0, 8) == 8704  # no stop seen: the whole budget
+    assert expected_queries(8704, 8704, 0.5, 8) == 8704  # at the budget: nothing more
+    less = [float(expected_queries(100, 8704, r, 8)) for r in (0.1, 0.5, 1 / np.log2(np.e), 2.0)]  # c = 1 included
+    assert all(100 < a < 8704 for a in less) and less == sorted(less, reverse=True)
+    rate = StopRate()
+    rate.add(np.array([8, 16, 32, 64]), np.array([False, True, False, True]), 8)  # 0 + 1 + 2 + 3 doublings
+    assert rate.stops == 2 and rate.doublings == 6 and rate.per_doubling == 2 / 6
+    f = QueryForecast()  # nothing stopped yet: every attack's whole budget, unstarted ones too
+    assert f.expected_total(np.array([8, 8]), np.array([True, True]), 100, [(3, 50)]) == 2 * 100 + 3 * 50
+    f.expected_total(np.array([16, 100]), np.array([False, False]), 100)  # one stopped early at 16, one ran out
+    f.batch_done()
+    assert f.finished.stops == 1 and f.finished.doublings == 1 + np.log2(100 / 8)
+    later = f.expected_total(np.array([8]), np.array([True]), 100, [(2, 100)])
+    assert 3 * 8 < later < 3 * 100  # the next batch expects early stops at the rate seen
+
+
+def test_log_bar_prints_a_plain_line_every_tenth_or_minute_never_a_carriage_return():
+    import io
+
+    from onepixel.progress import LogBar
+
+    now = [0.0]
+    out = io.StringIO()
+    bar = LogBar(1000, " queries", "evaluate", file=out, clock=lambda: now[0])
+    for i in range(100):  # 1 % every second: a line per 10 %
+        now[0] += 1.0
+        bar.set_postfix_str(f"attacks {i}/100")
+        bar.update(10)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue() and len(lines) == 11  # the first round, then every 10 %, the end
+    assert lines[-1].startswith("evaluate: 100%") and "1000/1000" in lines[-1] and "attacks 99/100" in lines[-1]
+    out.truncate(0), out.seek(0)
+    bar = LogBar(1000, " queries", "evaluate", file=out, clock=lambda: now[0])
+    for _ in range(5):  # slow work: a line a minute even though a tenth is not done
+        now[0] += 61.0
+        bar.update(1)
+    assert len(out.getvalue().splitlines()) == 5 and "<" in out.getvalue()  # elapsed<ETA
+
+
+def test_the_cli_progress_in_a_log_is_plain_lines(tmp_path, capfd, grey_images):
+    """stderr not a terminal (a log, a pipe): no carriage-return redraws, a few whole lines."""
+    import torch
+    from torch import nn
+
+    from onepixel.cli import main
+    from onepixel.imageio import write_png
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
+    write_png(tmp_path / "img.png", grey_images[0])
+    assert main(["attack", str(tmp_path / "img.png"), "-m", str(tmp_path / "net.pt"), "--max-queries", "300",
+                 "--figure", "none"]) == 0
+    err = capfd.readouterr().err
+    assert "\r" not in err and 1 <= len(err.splitlines()) <= 12 and "queries" in err, err
+
+
+def test_progress_shows_in_a_notebook(monkeypatch):
+    """A Jupyter kernel counts as a person watching (tqdm.auto then draws a notebook widget), a plain script not."""
+    import sys
+    import types
+
+    from onepixel.progress import interactive
+
+    assert not interactive()
+    shell = types.SimpleNamespace(config={"IPKernelApp": {}})
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    assert interactive()

@@ -151,16 +151,18 @@ def attack(
     runner = runner_for(clf, search_for(search, max_queries, de), targeted=tg is not None, pixels=int(pixels),
                         max_queries=max_queries, threshold=threshold, stop_on_success=stop_on_success, loss=loss,
                         memo=memo)
-    from .progress import interactive, query_bar
+    from .progress import QueryForecast, interactive, query_bar
 
     if not (interactive() if progress is None else progress):
         return _tagged(runner.run(imgs, labs, tg, seeds), fmt)
+    forecast = QueryForecast()
     with query_bar("attack") as bar:
-        return _tagged(runner.run(imgs, labs, tg, seeds, progress=lambda p: _show_progress(bar, p, clf, labs, tg)),
-                       fmt)
+        return _tagged(runner.run(imgs, labs, tg, seeds,
+                                  progress=lambda p: _show_progress(bar, p, clf, labs, tg, forecast)), fmt)
 
 
-def _show_progress(bar: Any, p: RunProgress, clf: Classifier, labels: np.ndarray, targets: np.ndarray | None) -> None:
+def _show_progress(bar: Any, p: RunProgress, clf: Classifier, labels: np.ndarray, targets: np.ndarray | None,
+                   forecast: Any) -> None:
     """Queries against the budget; one image: the probability the search is pushing at its best candidate so
     far (the true class's, down; or the target's, up); a batch: images finished and fooled."""
     from .progress import show_queries
@@ -173,7 +175,7 @@ def _show_progress(bar: Any, p: RunProgress, clf: Classifier, labels: np.ndarray
         status = f"best p({name}{'' if targets is None else ', target'}) {best}"
     else:
         status = f"images {p.finished}/{p.images}, {p.successes} fooled"
-    show_queries(bar, p.queries, p.max_queries, status)
+    show_queries(bar, p.queries, forecast.expected_total(p.image_queries, p.running, p.budget), p.max_queries, status)
 
 
 def _tagged(results: AttackResults, fmt: Any) -> AttackResults:

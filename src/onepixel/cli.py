@@ -677,7 +677,7 @@ def models() -> None:
     for e in zoo.entries().values():
         paper = f"{e.paper_accuracy:.1%}" if e.paper_accuracy else "-"
         table.add_row(e.name, e.arch, f"{e.params / 1e6:.2f} M", f"{e.test_accuracy:.2%}", paper, e.sha256[:12])
-    console().print(table)
+    console(table).print(table)
 
 
 @cli.command()

@@ -39,6 +39,12 @@ class RunProgress:
     #: per image, the true class's probability (untargeted) or the target's (targeted) at its best candidate so
     #: far, in search precision (nan before its first round)
     best_prob: np.ndarray
+    #: per image, search queries spent so far (what an ETA's model of early stops reads: :mod:`onepixel.progress`)
+    image_queries: np.ndarray
+    #: per image, whether it is still being attacked
+    running: np.ndarray
+    #: the most search queries one image may spend
+    budget: int
 
 
 ProgressFn = Callable[[RunProgress], None]
@@ -274,8 +280,11 @@ class Runner:
     @staticmethod
     def _progress(state: BatchState, budget: int) -> RunProgress:
         spent = int(state.queries.sum())
+        running = np.zeros(len(state.queries), dtype=bool)
+        running[state.active] = True
         return RunProgress(len(state.results), len(state.queries), sum(r.success for r in state.results.values()),
-                           spent, spent + int((budget - state.queries[state.active]).sum()), state.best_prob.copy())
+                           spent, spent + int((budget - state.queries[state.active]).sum()), state.best_prob.copy(),
+                           state.queries.copy(), running, int(budget))
 
     # ------------------------------------------------------------------------------------------ helpers
     def _round_sizes(self, rows: np.ndarray, width: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from ..errors import InputError, OnepixelError
 from ..fileio import write_text
 from ..inputs import check_evaluate_options, check_writable_folder
 from ..objectives import Loss, Targeted, Untargeted
-from ..progress import query_bar, show_queries
+from ..progress import QueryForecast, query_bar, show_queries
 from ..results import AttackResult
 from ..runner import RunProgress
 from ..search.base import Search
@@ -289,8 +289,9 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
     saved = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch, TFLite and ONNX Runtime in the children
     try:
-        # per worker: its search queries so far (finished attacks and those in flight), and the most it can spend
-        live = ctx.Array("q", 2 * workers, lock=False)
+        # per worker: its search queries so far (finished attacks and those in flight), the total it is expected
+        # to spend, and the most it can spend
+        live = ctx.Array("q", 3 * workers, lock=False)
         procs = [ctx.Process(target=_worker, args=(call, i, workers, threads, live)) for i in range(workers)]
         for p in procs:
             p.start()
@@ -305,9 +306,9 @@ def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: 
         while any(p.is_alive() for p in procs) and not any(p.exitcode for p in procs):
             time.sleep(0.5)
             count, successes, _ = store.progress()
-            spent, most = sum(live[0::2]), sum(live[1::2])
-            if all(live[1::2]):  # every worker has planned its share
-                show_queries(bar, stored_queries + spent, stored_queries + most,
+            spent, expected, most = sum(live[0::3]), sum(live[1::3]), sum(live[2::3])
+            if all(live[2::3]):  # every worker has planned its share
+                show_queries(bar, stored_queries + spent, stored_queries + expected, stored_queries + most,
                              _attack_status(count, total, successes))
     finally:
         # the workers that ended on their own, before the others are stopped (those are not failures)
@@ -415,17 +416,22 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
     stats: dict[str, Any] = {
         "success": fooled, "done": already, "total": total, "spent": 0, "live": live,
         "unstarted": sum(len(units) * budgets[key] for key, units in groups.items()),  # most queries of unstarted attacks
+        "waiting": {budgets[key]: 0 for key in groups},  # unstarted attacks per budget, for the forecast
+        "forecast": QueryForecast(),  # the queries the run is expected to spend: its ETA
     }
+    for key, units in groups.items():
+        stats["waiting"][budgets[key]] += len(units)
     bar = query_bar("evaluate", total=stored_queries + stats["unstarted"], initial=stored_queries,
                     disable=not progress)
     stats["bar_offset"] = stored_queries
-    _publish(stats, 0, 0)
+    _publish(stats, 0, stats["unstarted"], stats["unstarted"])
     batches_run = 0
     try:
         for (k, mode), units in groups.items():
             for start in range(0, len(units), batch_images):
                 batch = units[start : start + batch_images]
                 stats["unstarted"] -= len(batch) * budgets[(k, mode)]
+                stats["waiting"][budgets[(k, mode)]] -= len(batch)
                 run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space,
                            search, loss)
                 batches_run += 1
@@ -435,13 +441,15 @@ def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store:
         bar.close()
 
 
-def _publish(stats: dict[str, Any], queries: int, most: int) -> None:
-    """Where a worker stands, for its parent's bar: its queries so far and the most it can spend, given the
-    batch in flight has spent ``queries`` of at most ``most``."""
+def _publish(stats: dict[str, Any], queries: int, expected: float, most: int) -> None:
+    """Where a worker stands, for its parent's bar: its queries so far, the total it is expected to spend and the
+    most it can spend, given the batch in flight has spent ``queries`` and the batch and the unstarted attacks are
+    expected to spend ``expected`` in all, ``most`` at most."""
     if stats["live"] is not None:
         shared, slot = stats["live"]
-        shared[2 * slot] = stats["spent"] + queries
-        shared[2 * slot + 1] = max(1, stats["spent"] + most + stats["unstarted"])
+        shared[3 * slot] = stats["spent"] + queries
+        shared[3 * slot + 1] = max(1, stats["spent"] + int(expected))
+        shared[3 * slot + 2] = max(1, stats["spent"] + most)
 
 
 def run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: ResultStore, popsize: int,
@@ -490,13 +498,20 @@ def run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: Result
             stats["success"] += int(r.success)
             stats["done"] += 1
 
+    forecast = stats.setdefault("forecast", QueryForecast())
+    waiting = [(count, most) for most, count in stats.get("waiting", {}).items() if count]
+
     def show(p: RunProgress) -> None:
-        # queries of the finished batches plus this one's so far, against the most they and the unstarted
-        # attacks can still spend: moves every round, and the ETA is that remaining work at the rate so far
+        # queries of the finished batches plus this one's so far, against what they and the unstarted attacks are
+        # expected to spend (early stops included): moves every round, and the ETA is the expected remaining
+        # work at the rate so far; the most they can spend is shown beside it
         done = stats["bar_offset"] + stats["spent"]
-        show_queries(bar, done + p.queries, done + p.max_queries + stats["unstarted"],
+        expected = forecast.expected_total(p.image_queries, p.running, p.budget, waiting)
+        most = p.max_queries + stats["unstarted"]
+        show_queries(bar, done + p.queries, done + expected, done + most,
                      _attack_status(stats["done"], stats["total"], stats["success"]))
-        _publish(stats, p.queries, p.max_queries)
+        _publish(stats, p.queries, expected, most)
 
     results = runner.run(images, labels, targets, [u.seed for u in batch], on_results=store_results, progress=show)
     stats["spent"] += sum(r.queries for r in results)
+    forecast.batch_done()  # the batch's early stops tell the next batches' forecast

@@ -164,7 +164,9 @@ class AttackActor:
     def __init__(self, model: dict[str, Any], options: dict[str, Any], threads: int) -> None:
         self.error: str | None = None
         self.rows = _Rows()
-        self.live = [0, 0]  # queries of the batch in flight so far (its finished attacks included), the most it can spend
+        # queries of the batch in flight so far (its finished attacks included), the total it is expected to spend,
+        # the most it can spend
+        self.live = [0, 0, 0]
         try:
             os.environ["OMP_NUM_THREADS"] = str(threads)  # TFLite and ONNX Runtime read it when they load
             import torch

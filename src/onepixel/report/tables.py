@@ -172,12 +172,16 @@ def print_summary(metrics: list[dict[str, Any]], title: str = "") -> None:
         table.add_row(str(m["pixels"]), m["kind"], f"{m['successes']}/{m['n']}",
                       f"{pct(m['rate'], 1)} ({pct(m['ci_low'], 0)}–{pct(m['ci_high'], 0)})", pct(m["confidence"], 1),
                       num(m["mean_queries"]), num(m.get("seconds_per_image"), 1))
-    console().print(table)
+    console(table).print(table)
 
 
-def console():
-    """A rich console; in a log (not a terminal) wide enough that no table cell wraps mid-word."""
+def console(table: Any = None):
+    """A rich console; in a log (not a terminal) wide enough that no cell of ``table`` wraps mid-word: at least
+    160 columns, more if the table needs them (a terminal's own width is kept: there a person can widen it)."""
     from rich.console import Console
 
     out = Console()
-    return out if out.is_terminal else Console(width=max(out.width, 160))
+    if out.is_terminal:
+        return out
+    need = Console(width=100_000).measure(table).maximum if table is not None else 0
+    return Console(width=max(out.width, 160, need))
