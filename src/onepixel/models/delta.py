@@ -23,7 +23,7 @@ from torch import fx, nn
 
 from . import delta_plan
 from .delta_cache import CACHE_BATCH, CleanCache, Rows, as_index, window_offsets
-from .delta_graph import TracedNet, trace
+from .delta_graph import Op, TracedNet, trace
 from .delta_plan import Plan
 
 
@@ -202,11 +202,15 @@ class DeltaEngine:
                 env[node] = consts[node]
             else:
                 vals = dict(env)
+                # A convolution's input is read once, here: its gather buffers are reused chunk after chunk.
+                conv = op.kind == "slide" and op.slide is not None and op.slide.macs_per_output > 0
                 for a, g in step.gathers.items():
-                    vals[a] = self.cache.gather(g, env[a], rows)  # type: ignore[arg-type]
+                    vals[a] = self.cache.gather(g, env[a], rows, reuse=conv)  # type: ignore[arg-type]
                 if step.mode == "output":
                     result = _concrete(node, vals)[0][0]
-                elif step.mode == "window" and op.kind == "slide":
+                elif op.kind == "slide" and (step.mode == "window" or _unpadded(op)):
+                    # On a window, or on a whole map that needs no padding (the ``fn`` of a slide pads nothing):
+                    # the backend's fused convolution and ReLU, one call instead of the module and its ReLU.
                     assert op.slide is not None
                     if op.fuse_relu and op.slide.fn_relu is not None:
                         env[node] = op.slide.fn_relu(vals[op.data_args[0]])  # type: ignore[arg-type]
@@ -224,6 +228,11 @@ class DeltaEngine:
         if not isinstance(result, torch.Tensor):
             raise TypeError(f"delta inference needs a module returning one tensor (got {type(result).__name__})")
         return result
+
+
+def _unpadded(op: Op) -> bool:
+    """Whether a slide op pads nothing, so its window function also runs it on a whole map."""
+    return op.slide is not None and not any(op.slide.pad_lo) and not any(op.slide.pad_hi)
 
 
 def _concrete(node: fx.Node, env: dict) -> tuple[tuple, dict]:

@@ -57,11 +57,14 @@ class CleanCache:
         self.capacity = 0
         self.owner: tuple[torch.Tensor, int] | None = None  # the base images the slots belong to, and their version
         self.shape: tuple[int, int, int] | None = None  # (C, H, W) of the images the slots hold
+        #: per gather (by id; plans live as long as the engine), its output buffer from the last chunk
+        self.scratch: dict[int, torch.Tensor] = {}
 
     def reset(self, keys: dict[Key, Pads] | None = None) -> None:
         if keys is not None:
             self.keys = dict(keys)
         self.store.clear()
+        self.scratch.clear()
         self.slot_of.clear()
         self.capacity = 0
 
@@ -138,11 +141,14 @@ class CleanCache:
                 padded = F.pad(nhwc, (0, 0, pl, pr, pt, pb), value=pad_value)
                 self.store[(key_name, pad_value)].index_copy_(0, sl, padded.to(self.dtype))
 
-    def gather(self, g: Gather, value: torch.Tensor, rows: Rows) -> torch.Tensor:
+    def gather(self, g: Gather, value: torch.Tensor, rows: Rows, reuse: bool = False) -> torch.Tensor:
         """Apply a :class:`Gather`: clean activations at the target window with ``value`` overlaid.
 
         Index arithmetic runs in numpy and enters torch without a copy: two tensor ops per gather (one
-        gather, one scatter), since per-op cost, not bytes moved, dominates on small windows.
+        gather, one scatter), since per-op cost, not bytes moved, dominates on small windows. ``reuse``: the
+        caller only reads the result within this chunk (a convolution's input), so the buffer of this gather's
+        last call is written again instead of a new one (fixed-size chunks: the same shape every time; a fresh
+        buffer of a few megabytes costs about as much again as the gather that fills it).
         """
         store = self.store[(g.src.name, g.pad_value)]
         pt, _, pl, _ = self.keys[(g.src.name, g.pad_value)]
@@ -155,7 +161,13 @@ class CleanCache:
         idx = as_index((base[:, None] + window_offsets(g.size, wp)).reshape(-1), dev)
         n_rows = gn * h * w
         # One spare row at the end takes the overlay's out-of-window writes when it must be clipped.
-        buf = torch.empty((n_rows + int(g.clip), c), dtype=store.dtype, device=dev)
+        shape = (n_rows + int(g.clip), c)
+        buf = self.scratch.get(id(g)) if reuse else None
+        if (buf is None or buf.shape != shape or buf.dtype != store.dtype or buf.device != dev
+                or buf.is_inference() != torch.is_inference_mode_enabled()):
+            buf = torch.empty(shape, dtype=store.dtype, device=dev)
+            if reuse:
+                self.scratch[id(g)] = buf
         torch.index_select(store.view(-1, c), 0, idx, out=buf[:n_rows])
         if g.src_size is not None:
             sh, sw = g.src_size
