@@ -9,7 +9,8 @@ and its load swings: only ratios of runs side by side mean anything):
 * **1 pixel, an image no pixel fools** (``--unfoolable``: CIFAR-10 test indices; the default ones resist every
   one-pixel corner change and every search here): every search spends its whole budget, as
   ``onepixel attack img.png`` would (threshold 5 %). Rows: rs as it ran before its rounds widened
-  (``wide=batch``: 1,088 rounds of 8), rs (the default), and ``--paper`` DE (population 400, 100 generations).
+  (``wide=batch``: 1,088 rounds of 8), rs (the default), and ``--paper`` DE (population 400, 100 generations);
+  ``--sweep 0.5`` adds rs walking half of the corner changes before its refinement (``RandomSearch(sweep=0.5)``).
   Its decision must not change: success and queries are printed with the times.
 * **3 and 5 pixels, time to first success** (``--pixels``): rs and DE with ``stop_on_success`` on images both
   fool; picked from the stored 200-image cells of benchmarks/search.py (``--cells``) where those exist: of the
@@ -71,6 +72,8 @@ def main() -> None:
     ap.add_argument("--fooled", type=int, default=5, help="images per pixel count for the first-success question")
     ap.add_argument("--reps", type=int, default=1, help="passes over the 1-pixel images")
     ap.add_argument("--cells", type=Path, default=CELLS)
+    ap.add_argument("--sweep", type=float, nargs="*", default=[],
+                    help="1-pixel question: also rs walking only this share of the corner changes before refining")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--data", default=os.environ.get("ONEPIXEL_DATA"))
     args = ap.parse_args()
@@ -83,6 +86,8 @@ def main() -> None:
     rows: list[dict] = []
     settings = {"rs before (rounds of 8)": lambda: RandomSearch(wide=8), "rs": lambda: RandomSearch(),
                 "de (paper)": lambda: DifferentialEvolution()}
+    for share in args.sweep:
+        settings[f"rs, sweep {share:g}"] = lambda share=share: RandomSearch(sweep=share)
     for rep in range(args.reps if args.unfoolable else 0):
         for i in args.unfoolable:
             for name, make in settings.items():

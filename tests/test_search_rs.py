@@ -86,6 +86,28 @@ def test_after_the_corners_finer_colours_at_the_best_locations_find_a_non_corner
     assert model.rows == 2 + sum(r.model_queries + r.verify_queries for r in res)
 
 
+def test_a_partial_sweep_walks_the_first_share_of_the_order_then_refines():
+    space = PixelSpace(8, 8, 3, 1)
+    rows = np.array([0])
+    full, half = RandomSearch(batch=8, refine=0), RandomSearch(batch=8, sweep=0.5)
+    seen = {}
+    for name, rs in (("full", full), ("half", half)):
+        rs.start(space, [3])
+        rs.observe(np.full((1, 8, 8, 3), 90, np.uint8))
+        out = []
+        while not rs.exhausted(rows).all():
+            c = rs.ask(rows)
+            size = int(rs.round_sizes(rows)[0])
+            out += [tuple(v) for v in c[0, :size].tolist()]
+            rs.tell(rows, np.full((1, c.shape[1]), 1.0))  # a flat landscape: the walk follows its fixed order
+        seen[name] = out
+    assert full.max_queries() == 512 and half.max_queries() == 256 + 512  # half the corners, then the refinement
+    assert len(seen["half"]) == len(set(seen["half"])) == 768
+    corners = [v for v in seen["half"] if set(v[2:]) <= {0.0, 255.0}]
+    assert corners == seen["half"][:256] == seen["full"][:256]  # the same walk, cut at half its length
+    assert all(set(v[2:]) - {0.0, 255.0} for v in seen["half"][256:])  # then finer colours only
+
+
 def test_refinement_stays_inside_the_budget():
     model = VulnerableSet([])
     imgs = np.full((2, 8, 8, 3), 90, np.uint8)

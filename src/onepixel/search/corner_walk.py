@@ -1,7 +1,8 @@
 """The random search at k = 1: a walk over every one-pixel corner change, best-looking first, then refinement.
 
 The space is small (H * W * M changes, 8,192 on CIFAR-10), so the walk never proposes a (location, colour)
-twice: once every change has been tried it has the corner oracle's exact answer. Each row keeps one fixed
+twice: once every change has been tried it has the corner oracle's exact answer (with ``sweep`` < 1 it walks only
+that share of its order, the best-looking changes, before refining). Each row keeps one fixed
 random order of the changes (log-weight + Gumbel noise, drawn once: sampling without replacement by weight);
 a share ``local`` of each round's slots goes instead to the best-keyed untried change around one of the
 ``elite`` best locations found so far, the rest walk on along the order.
@@ -49,9 +50,11 @@ class CornerWalk:
         self.m = len(self.colours)
         self.locs = space.height * space.width
         self.corners = self.locs * self.m  # every (location, colour) of the grid
+        # the corner changes walked before the refinement: ``sweep`` of them, best-looking first
+        self.walked = max(1, min(self.corners, int(np.ceil(s.sweep * self.corners))))
         self.fine = _refine_colours(space.channels) if s.levels == 2 else np.empty((0, space.channels))
-        self.n_refine = max(0, min(s.refine, s.budget - self.corners, min(REFINE_LOCATIONS, self.locs) * len(self.fine)))
-        self.cap = min(s.budget, self.corners) + self.n_refine
+        self.n_refine = max(0, min(s.refine, s.budget - self.walked, min(REFINE_LOCATIONS, self.locs) * len(self.fine)))
+        self.cap = min(s.budget, self.walked) + self.n_refine
         self.widest = max(s.batch, s.wide)  # the most proposals a round can have
         self.rngs = [np.random.default_rng(np.random.SeedSequence([seed, 0x5125])) for seed in seeds]
         self.where = centre_prior(space.height, space.width, s.centre)  # log-weights of locations
@@ -106,7 +109,8 @@ class CornerWalk:
         self.ptr = np.zeros(len(logw), dtype=np.int64)
 
     def max_queries(self) -> int:
-        """At most H * W * M (every change tried: the oracle's answer) plus the refinement, within the budget."""
+        """At most H * W * M (every change tried: the oracle's answer; ``sweep`` of them) plus the refinement, within
+        the budget."""
         return self.cap
 
     def round_sizes(self, rows: np.ndarray) -> np.ndarray:
@@ -114,13 +118,13 @@ class CornerWalk:
         of the corners and of the refinement (at least one, so a row is never asked for nothing)."""
         s, used = self.settings, self.used[rows]
         size = np.where(used < s.greedy, s.batch, s.wide)
-        end = np.where(used < self.corners, min(self.corners, self.cap), self.cap)
+        end = np.where(used < self.walked, min(self.walked, self.cap), self.cap)
         return np.maximum(1, np.minimum(size, end - used))
 
     def ask(self, rows: np.ndarray) -> np.ndarray:
         size = self.round_sizes(rows)
         width = int(size.max()) if len(rows) else self.settings.batch
-        fine = self.used[rows] >= self.corners  # corners done, refining
+        fine = self.used[rows] >= self.walked  # corners done, refining
         out = np.empty((len(rows), width, self.space.dim))
         if (~fine).any():
             walk = rows[~fine]
@@ -219,7 +223,7 @@ class CornerWalk:
         return np.concatenate([x[..., None], y[..., None], self.fine[colour]], axis=-1).astype(np.float64)
 
     def tell(self, rows: np.ndarray, fitness: np.ndarray) -> None:
-        fine = self.used[rows] >= self.corners
+        fine = self.used[rows] >= self.walked
         self.used[rows] += np.isfinite(fitness).sum(1)
         rows, fitness = rows[~fine], fitness[~fine]  # refinement follows its fixed plan: nothing to learn
         width = fitness.shape[1]
