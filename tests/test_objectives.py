@@ -60,4 +60,4 @@ def test_cli_loss_option(tiny_attack_args, capsys):
     assert json.loads(capsys.readouterr().out)["queries"] <= 40
     assert main([*args, "--paper", "--loss", "margin"]) == 2
     err = capsys.readouterr().err
-    assert "drop --loss margin or --paper" in err and "Traceback" not in err
+    assert "--paper means the paper's DE" in err and "drop --loss margin" in err and "Traceback" not in err
