@@ -86,26 +86,39 @@ def test_after_the_corners_finer_colours_at_the_best_locations_find_a_non_corner
     assert model.rows == 2 + sum(r.model_queries + r.verify_queries for r in res)
 
 
-def test_a_partial_sweep_walks_the_first_share_of_the_order_then_refines():
-    space = PixelSpace(8, 8, 3, 1)
+def test_a_partial_sweep_walks_the_first_share_of_the_order_completes_the_best_locations_then_refines():
+    space = PixelSpace(16, 16, 3, 1)  # 2,048 corner changes
     rows = np.array([0])
-    full, half = RandomSearch(batch=8, refine=0), RandomSearch(batch=8, sweep=0.5)
-    seen = {}
-    for name, rs in (("full", full), ("half", half)):
+    images = np.random.default_rng(1).integers(0, 256, (1, 16, 16, 3)).astype(np.uint8)
+
+    def fitness(c):  # every location its own level; a pixel's nearest corner (walked last) scores best there
+        loc = c[0, :, 1] * 16 + c[0, :, 0]
+        near = np.linalg.norm(c[0, :, 2:] - images[0, c[0, :, 1].astype(int), c[0, :, 0].astype(int)], axis=1) < 128
+        return (1.0 - 0.001 * ((loc * 37) % 256) - 0.5 * near)[None]
+
+    runs = {}
+    for name, rs in (("full", RandomSearch(batch=8, sweep=1.0)), ("half", RandomSearch(batch=8, sweep=0.5))):
         rs.start(space, [3])
-        rs.observe(np.full((1, 8, 8, 3), 90, np.uint8))
-        out = []
+        rs.observe(images)
+        out, snapshot = [], None
         while not rs.exhausted(rows).all():
+            if name == "half" and rs.algorithm.used[0] == 1024:
+                snapshot = rs.algorithm.locfit[0].copy(), rs.algorithm.visited[0].copy()
             c = rs.ask(rows)
             size = int(rs.round_sizes(rows)[0])
             out += [tuple(v) for v in c[0, :size].tolist()]
-            rs.tell(rows, np.full((1, c.shape[1]), 1.0))  # a flat landscape: the walk follows its fixed order
-        seen[name] = out
-    assert full.max_queries() == 512 and half.max_queries() == 256 + 512  # half the corners, then the refinement
-    assert len(seen["half"]) == len(set(seen["half"])) == 768
-    corners = [v for v in seen["half"] if set(v[2:]) <= {0.0, 255.0}]
-    assert corners == seen["half"][:256] == seen["full"][:256]  # the same walk, cut at half its length
-    assert all(set(v[2:]) - {0.0, 255.0} for v in seen["half"][256:])  # then finer colours only
+            rs.tell(rows, np.where(np.arange(c.shape[1]) < size, fitness(c), np.inf))
+        runs[name] = out, snapshot
+    full, half = runs["full"][0], runs["half"][0]
+    assert len(full) == 2048 + 512
+    assert len(half) == len(set(half)) == 1024 + 256 + 512  # half the corners, 256 completing them, the refinement
+    assert half[:1024] == full[:1024]  # the same walk, cut at half its length
+    locfit, visited = runs["half"][1]
+    ranked = np.argsort(locfit, kind="stable")
+    want = [int(loc) * 8 + j for loc in ranked for j in range(8) if not visited[loc * 8 + j]][:256]
+    got = [(int(y) * 16 + int(x)) * 8 + int((r > 0) * 4 + (g > 0) * 2 + (b > 0)) for x, y, r, g, b in half[1024:1280]]
+    assert got == want  # the untried corners at the best locations so far, best location first
+    assert all(set(v[2:]) - {0.0, 255.0} for v in half[1280:])  # then finer colours only
 
 
 def test_refinement_stays_inside_the_budget():
@@ -200,7 +213,7 @@ def test_many_pixel_proposals_do_not_repeat(monkeypatch):
 
 
 def test_refinement_starts_at_its_first_change_when_the_batch_does_not_divide_the_corners():
-    rs = RandomSearch(budget=10_000, batch=7)  # 512 corner changes = 73 rounds of 7 + a round of 1
+    rs = RandomSearch(budget=10_000, batch=7, sweep=1.0)  # 512 corner changes = 73 rounds of 7 + a round of 1
     rs.start(PixelSpace(8, 8, 3, 1), [0])
     rows = np.array([0])
     fine, sizes = [], []

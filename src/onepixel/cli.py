@@ -63,8 +63,9 @@ def search_options(f: Any) -> Any:
                      help="The paper's attack: --search de with population 400, 100 generations, rand/1, F = 0.5 "
                           "and no query cap; refuses any option that changes it."),
         click.option("--max-queries", type=click.IntRange(min=1), default=None,
-                     help="Cap on search queries per attack [default: the search's own budget: rs 10,000 (8,704 "
-                          "for 1 pixel on 32x32: every corner colour everywhere plus 512 finer ones), de "
+                     help="Cap on search queries per attack [default: the search's own budget: rs 10,000 (4,864 "
+                          "for 1 pixel on 32x32: half the corner colours, 256 more at the best spots, 512 finer "
+                          "ones), de "
                           "population x (generations + 1) = 40,400]."),
         click.option("--popsize", type=int, default=None,
                      help="[DE only: with --search de] population per image [default: 400, the paper's]."),
@@ -552,7 +553,7 @@ def check(run: Path, repair: bool) -> None:
 @click.option("--n", "n", default=20, show_default=True, type=click.IntRange(min=1),
               help="Correctly classified CIFAR-10 test images to attack.")
 @click.option("--max-queries", default=1000, show_default=True, type=click.IntRange(min=1),
-              help="Queries per attack (the default search's full budget is 8,704 at 1 pixel; the images it fools "
+              help="Queries per attack (the default search's full budget is 4,864 at 1 pixel; the images it fools "
                    "mostly fall within a few hundred).")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="CIFAR-10 folder [default: ONEPIXEL_DATA, the cache, else the official download].")
@@ -588,7 +589,7 @@ def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> 
     fooled = df[df["success"]].sort_values("queries")
     queries, seconds = int(df["queries"].sum()), float(df["seconds"].sum())
     if fooled.empty:
-        click.echo(f"No image fell within {max_queries:,} queries; try --max-queries 8704 or --n 40.")
+        click.echo(f"No image fell within {max_queries:,} queries; try --max-queries 4864 or --n 40.")
     else:
         row = fooled.iloc[0]
         adv = apply_changes(x[int(row["image"])], row["changes"])
@@ -610,7 +611,7 @@ def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> 
                           f"({r.queries:,} queries)" for i, lab, t, r in zip(imgs, labels, targets, res))
         click.echo(f"   tried {tried}")
         if hit is None:
-            click.echo(f"   none succeeded within {max_queries:,} queries; try --max-queries 8704.")
+            click.echo(f"   none succeeded within {max_queries:,} queries; try --max-queries 4864.")
         else:
             r = res[hit]
             _demo_example(clf, names, out / "targeted", x[imgs[hit]], r.adversarial, int(imgs[hit]), r.label,

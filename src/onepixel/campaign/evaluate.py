@@ -392,7 +392,7 @@ def _search(search: str, popsize: int, generations: int, max_queries: int | None
 def attack_budget(search: str, pixels: int, shape: tuple[int, ...], popsize: int = 400, generations: int = 100,
                   max_queries: int | None = None) -> int:
     """The most search queries one attack with these settings spends on an image of ``shape`` (H, W, C):
-    the search's own length (rs at one pixel: every corner change plus its refinement), capped by ``max_queries``."""
+    the search's own length (rs at one pixel: half the corner changes, 256 more and its refinement), capped by ``max_queries``."""
     strategy = _search(search, popsize, generations, max_queries)
     strategy.start(PixelSpace(shape[0], shape[1], shape[2], pixels), [])
     most = strategy.max_queries()
