@@ -371,7 +371,9 @@ def quick_n(protocol: str, mode: str, dataset: str) -> int:
               help=f"Images to attack, sampled reproducibly from --seed [default: a quick run of minutes on a CPU: "
                    f"about {QUICK_ATTACKS} attacks (6 images with the paper protocol's 9 targeted attacks each, "
                    f"{QUICK_ATTACKS} with one untargeted attack each), 5 photos; the paper used 500].")
-@click.option("--pixels", "-k", multiple=True, type=int, default=(1,), show_default=True, help="Pixel counts; repeat: -k 1 -k 3 -k 5.")
+@click.option("--pixels", "-k", multiple=True, type=int, default=(1,), show_default=True,
+              help="Pixels to change; repeat for several counts: -k 1 -k 3 -k 5 (a campaign attacks every image "
+                   "with each count; onepixel attack stops at the first count that fools its image).")
 @click.option("--mode", type=click.Choice(["untargeted", "targeted", "both"]), default="both", show_default=True,
               help="Strict protocol: true untargeted attacks, targeted ones toward every other class, or both "
                    "(the paper protocol always runs the targeted ones).")
