@@ -5,7 +5,7 @@ and for the old rule (every running attack spends its whole budget).
     ONEPIXEL_DATA=../shared/data/cifar10 python benchmarks/eta.py [--model allconv] [--n 20] [--out /tmp/eta]
 
 It runs the campaign ``onepixel evaluate --model MODEL --n N --protocol strict --mode untargeted --out OUT`` (the
-default search rs at its full budget, 8,704 queries per image at 1 pixel) in this process, records every search
+default search rs at its full budget) in this process, records every search
 round's progress (time, queries per image, which images still run) and replays both estimators on it: at time t
 with ``spent`` queries, an ETA reads ``(total - spent) / (spent / t)`` (the bar's rate: the average since the
 start), so the predicted total time is ``t`` plus that. Prints one JSON object and a table; the recorded rounds
