@@ -1,14 +1,14 @@
 """How right a campaign's ETA is: the total time it predicts at 10 %, 20 % and 50 % of the run against the
-actual total, for the ETA the progress bar shows (expected early stops, :class:`onepixel.progress.QueryForecast`)
-and for the old rule (every running attack spends its whole budget).
+actual total, for the ETA the progress bar shows (expected early stops, :class:`onepixel.progress.QueryForecast`,
+at the query rate since the first round ended) and for the old rule (every running attack spends its whole budget,
+at the average rate since the start).
 
     ONEPIXEL_DATA=../shared/data/cifar10 python benchmarks/eta.py [--model allconv] [--n 20] [--out /tmp/eta]
 
 It runs the campaign ``onepixel evaluate --model MODEL --n N --protocol strict --mode untargeted --out OUT`` (the
 default search rs at its full budget) in this process, records every search
-round's progress (time, queries per image, which images still run) and replays both estimators on it: at time t
-with ``spent`` queries, an ETA reads ``(total - spent) / (spent / t)`` (the bar's rate: the average since the
-start), so the predicted total time is ``t`` plus that. Prints one JSON object and a table; the recorded rounds
+round's progress (time, queries per image, which images still run) and replays the estimators on it: at time t
+with ``spent`` queries, an ETA reads ``(total - spent) / rate``, so the predicted total time is ``t`` plus that. Prints one JSON object and a table; the recorded rounds
 are kept in OUT/rounds.json.
 """
 
@@ -55,22 +55,30 @@ def record(model: str, n: int, out: Path) -> list[dict]:
     return rounds
 
 
+ESTIMATORS = ("shown: forecast, rate after the first round", "forecast, average rate",
+              "old: whole budgets, average rate")
+
+
 def replay(rounds: list[dict]) -> dict:
-    """Predicted total time at each fraction of the actual time, by both estimators."""
+    """Predicted total time at each fraction of the actual time, by each estimator: the one the bar shows
+    (expected early stops at the rate since the first round ended), the forecast at the average rate since the
+    start, and the old ETA (every running attack spends its whole budget, at the average rate)."""
     actual = rounds[-1]["t"]
     forecast = QueryForecast()
-    predicted: dict[str, dict[str, float]] = {"forecast": {}, "whole budgets": {}}
-    for r in rounds:
+    predicted: dict[str, dict[str, float]] = {name: {} for name in ESTIMATORS}
+    t0, q0 = rounds[0]["t"], sum(rounds[0]["queries"])  # the end of the first round
+    for r in rounds[1:]:
         q, running, budget = np.asarray(r["queries"]), np.asarray(r["running"]), r["budget"]
         expected = forecast.expected_total(q, running, budget)
         most = q[~running].sum() + budget * running.sum()
         spent, t = q.sum(), r["t"]
+        average, steady = spent / t, (spent - q0) / (t - t0)
         for f in FRACTIONS:
             key = f"{f:.0%}"
-            if t >= f * actual and key not in predicted["forecast"]:
-                rate = spent / t
-                predicted["forecast"][key] = t + (expected - spent) / rate
-                predicted["whole budgets"][key] = t + (most - spent) / rate
+            if t >= f * actual and key not in predicted[ESTIMATORS[0]]:
+                predicted[ESTIMATORS[0]][key] = t + (expected - spent) / steady
+                predicted[ESTIMATORS[1]][key] = t + (expected - spent) / average
+                predicted[ESTIMATORS[2]][key] = t + (most - spent) / average
     final = np.asarray(rounds[-1]["queries"])
     return {"actual_seconds": actual, "rounds": len(rounds), "queries": int(final.sum()),
             "fooled_early": int((final < rounds[-1]["budget"]).sum()), "images": len(final),
@@ -99,11 +107,11 @@ def main() -> None:
     print(json.dumps(result))
     print(f"\n{args.model}, {args.n} images, strict untargeted, rs at its full budget: {result['queries']:,} queries, "
           f"{result['fooled_early']} images stopped early, {result['actual_seconds']:.0f} s")
-    print(f"{'at':>5} | {'predicted total, forecast':>26} | {'predicted total, whole budgets':>31}")
-    for key in result["ratio"]["forecast"]:
-        p, o = result["predicted_seconds"]["forecast"][key], result["predicted_seconds"]["whole budgets"][key]
-        print(f"{key:>5} | {p:8.0f} s ({p / result['actual_seconds']:4.2f}x actual) | "
-              f"{o:13.0f} s ({o / result['actual_seconds']:4.2f}x actual)")
+    print(f"{'at':>5} | " + " | ".join(f"{name:>44}" for name in ESTIMATORS))
+    for key in result["ratio"][ESTIMATORS[0]]:
+        cells = [f"{result['predicted_seconds'][name][key]:8.0f} s ({result['ratio'][name][key]:4.2f}x actual)"
+                 for name in ESTIMATORS]
+        print(f"{key:>5} | " + " | ".join(f"{c:>44}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -191,3 +191,23 @@ def test_progress_shows_in_a_notebook(monkeypatch):
     shell = types.SimpleNamespace(config={"IPKernelApp": {}})
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
     assert interactive()
+
+
+def test_the_eta_uses_the_rate_after_the_first_round():
+    """The first round pays one-off costs (8 s for 160 queries in the demo, then ~200 queries/s): the rate and
+    ETA shown are those since the first round ended, not the average since the start."""
+    import io
+
+    from onepixel.progress import LogBar, show_queries
+
+    now = [0.0]
+    out = io.StringIO()
+    bar = LogBar(None, " queries", "evaluate", file=out, clock=lambda: now[0])
+    now[0] = 8.0
+    show_queries(bar, 160, 16_000, 16_000, "")  # the first round: slow
+    for t in range(1, 11):  # then 200 queries/s
+        now[0] = 8.0 + t
+        show_queries(bar, 160 + 200 * t, 16_000, 16_000, "")
+    assert bar.steady_rate == 200.0
+    last = str(bar)
+    assert "200.00 queries/s" in last and "<01:09" in last  # (16,000 - 2,160) / 200 queries/s = 69 s
