@@ -211,3 +211,15 @@ def test_the_eta_uses_the_rate_after_the_first_round():
     assert bar.steady_rate == 200.0
     last = str(bar)
     assert "200.00 queries/s" in last and "<01:09" in last  # (16,000 - 2,160) / 200 queries/s = 69 s
+
+
+def test_a_download_in_a_log_is_plain_lines(tmp_path, capfd):
+    """The CIFAR-10 download's bar (here from a local file: no network) in a log: whole lines, bytes scaled."""
+    from onepixel.data.cifar10 import fetch_url
+
+    src = tmp_path / "archive.bin"
+    src.write_bytes(bytes(3_000_000))
+    fetch_url(src.as_uri(), tmp_path / "copy.bin", progress=True)
+    err = capfd.readouterr().err
+    assert (tmp_path / "copy.bin").read_bytes() == src.read_bytes()
+    assert "\r" not in err and err.splitlines()[-1].startswith("CIFAR-10: 100% 3.00M/3.00M"), err

@@ -117,7 +117,7 @@ class QueryForecast:
 
 
 def progress_bar(total: int | None, unit: str, desc: str, initial: int = 0, disable: bool = False,
-                 unit_scale: bool = False, log: bool | None = None) -> Any:
+                 unit_scale: bool = False, log: bool | None = None, leave: bool = True) -> Any:
     """A tqdm bar redrawn at most once a second (a redraw per search round floods logs); in a log (``log``;
     None: whenever :func:`interactive` says no person watches) a :class:`LogBar` of plain lines instead.
 
@@ -125,7 +125,7 @@ def progress_bar(total: int | None, unit: str, desc: str, initial: int = 0, disa
     when the count moves, over the time since the last *redraw*; the callers redraw every second, so a burst of
     36 attacks after 5 minutes read as 36 attacks in one second (an ETA of minutes for a run of hours)."""
     if not disable and (not interactive() if log is None else log):
-        return LogBar(total, unit, desc, initial=initial)
+        return LogBar(total, unit, desc, initial=initial, unit_scale=unit_scale)
     from tqdm.auto import tqdm
 
     class Bar(tqdm):  # type: ignore[misc, valid-type]
@@ -141,7 +141,7 @@ def progress_bar(total: int | None, unit: str, desc: str, initial: int = 0, disa
             return d
 
     return Bar(total=total, initial=initial, unit=unit, desc=desc, disable=disable, smoothing=0,
-               mininterval=1.0, miniters=0, unit_scale=unit_scale)
+               mininterval=1.0, miniters=0, unit_scale=unit_scale, leave=leave)
 
 
 class LogBar:
@@ -150,8 +150,9 @@ class LogBar:
     end. The line is tqdm's own text (count, percentage, elapsed < ETA, rate), so a log reads like the terminal."""
 
     def __init__(self, total: int | None, unit: str, desc: str, initial: int = 0, file: TextIO | None = None,
-                 step: float = 0.1, seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.total, self.unit, self.desc = total, unit, desc
+                 step: float = 0.1, seconds: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 unit_scale: bool = False) -> None:
+        self.total, self.unit, self.desc, self.unit_scale = total, unit, desc, unit_scale
         self.n = self.initial = initial
         self.postfix = ""
         self.file, self.step, self.seconds, self.clock = file, step, seconds, clock
@@ -193,7 +194,7 @@ class LogBar:
         elapsed = self.clock() - self.start_t
         rate = self.steady_rate or ((self.n - self.initial) / elapsed if elapsed > 0 and self.n > self.initial else None)
         return tqdm.format_meter(self.n, self.total, elapsed, prefix=self.desc, unit=self.unit, rate=rate,
-                                 postfix=self.postfix or None, ncols=0)
+                                 postfix=self.postfix or None, ncols=0, unit_scale=self.unit_scale)
 
     def _fraction(self) -> float:
         return self.n / self.total if self.total else 0.0

@@ -162,12 +162,12 @@ def download_cifar10(url: str | None = None, md5: str = CIFAR10_MD5, dest: Path 
 
 
 def fetch_url(url: str, out: Path, progress: bool) -> None:
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, out.open("wb") as f:
             total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc="CIFAR-10", disable=not progress) as bar:
+            with progress_bar(total, "B", "CIFAR-10", disable=not progress, unit_scale=True) as bar:
                 for block in iter(lambda: resp.read(1 << 16), b""):
                     f.write(block)
                     bar.update(len(block))

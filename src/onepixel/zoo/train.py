@@ -170,7 +170,7 @@ def _train_epoch(model: nn.Module, opt: torch.optim.SGD, loss_fn: nn.Module, dat
                  cfg: TrainConfig, epoch: int, epochs: int | None, bf16: bool, progress: bool) -> dict:
     """One epoch over ``data`` (uint8 NCHW images and labels on the device), re-seeded from (seed, epoch) so a
     resumed run is the same as an uninterrupted one; returns the epoch's log entry."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     xtr, ytr = data
     dev = cfg.device
@@ -183,8 +183,9 @@ def _train_epoch(model: nn.Module, opt: torch.optim.SGD, loss_fn: nn.Module, dat
     t0 = time.perf_counter()
     loss_sum = torch.zeros((), device=dev)
     correct = torch.zeros((), device=dev, dtype=torch.long)
-    bar = tqdm(range(steps), desc=f"{cfg.arch} epoch {epoch + 1}/{epochs or '?'}", disable=not progress, leave=False)
-    for s in bar:
+    bar = progress_bar(steps, " steps", f"{cfg.arch} epoch {epoch + 1}/{epochs or '?'}", disable=not progress,
+                       leave=False)
+    for s in range(steps):
         idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
         xb = _normalise(_augment(xtr[idx], gen)).contiguous(memory_format=torch.channels_last)
         yb = ytr[idx]
@@ -200,8 +201,10 @@ def _train_epoch(model: nn.Module, opt: torch.optim.SGD, loss_fn: nn.Module, dat
         correct += (logits.argmax(1) == yb).sum()
         if progress and s % 20 == 0:
             done = (s + 1) * cfg.batch_size
-            bar.set_postfix(loss=f"{loss_sum.item() / (s + 1):.3f}", acc=f"{correct.item() / done:.3f}",
-                            img_s=f"{done / (time.perf_counter() - t0):.0f}")
+            bar.set_postfix_str(f"loss={loss_sum.item() / (s + 1):.3f}, acc={correct.item() / done:.3f}, "
+                                f"img_s={done / (time.perf_counter() - t0):.0f}", refresh=False)
+        bar.update(1)
+    bar.close()
     seconds = time.perf_counter() - t0
     return {
         "epoch": epoch + 1,
