@@ -215,7 +215,7 @@ def test_the_eta_uses_the_rate_after_the_first_round():
 
 def test_a_download_in_a_log_is_plain_lines(tmp_path, capfd):
     """The CIFAR-10 download's bar (here from a local file: no network) in a log: whole lines, bytes scaled."""
-    from onepixel.data.cifar10 import fetch_url
+    from onepixel.data.download import fetch_url
 
     src = tmp_path / "archive.bin"
     src.write_bytes(bytes(3_000_000))

@@ -8,21 +8,15 @@ Search order: an explicit path, ``$ONEPIXEL_DATA``, the cache (``$ONEPIXEL_CACHE
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import io
 import os
 import pickle
-import shutil
-import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from .download import fetch_verified_archive
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -119,14 +113,6 @@ def load_cifar10(split: str = "test", path: str | Path | None = None, download: 
         f"train.npz/test.npz or the official python batches, or allow the download from {CIFAR10_URL}")
 
 
-def file_md5(path: Path) -> str:
-    h = hashlib.md5()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def download_cifar10(url: str | None = None, md5: str = CIFAR10_MD5, dest: Path | None = None, progress: bool = True) -> Path:
     """Download, verify and unpack the official archive; returns the folder with the batches.
 
@@ -139,43 +125,6 @@ def download_cifar10(url: str | None = None, md5: str = CIFAR10_MD5, dest: Path 
     final = dest / "cifar-10-batches-py"
     if all((final / b).is_file() for bs in _BATCHES.values() for b in bs):
         return final
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
-        archive = Path(tmp) / "cifar-10-python.tar.gz"
-        fetch_url(url, archive, progress)
-        got = file_md5(archive)
-        if got != md5:
-            raise DataError(f"downloaded CIFAR-10 archive from {url} has md5 {got}, expected {md5}; nothing was cached, try again")
-        unpack = Path(tmp) / "unpacked"
-        try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(unpack, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise DataError(f"CIFAR-10 archive from {url} could not be unpacked ({e}); nothing was cached") from None
-        src = unpack / "cifar-10-batches-py"
-        if not all((src / b).is_file() for bs in _BATCHES.values() for b in bs):
-            raise DataError(f"archive from {url} does not hold cifar-10-batches-py with all batches; nothing was cached")
-        if final.exists():
-            shutil.rmtree(final)
-        src.rename(final)  # atomic within one filesystem
-    return final
-
-
-def fetch_url(url: str, out: Path, progress: bool) -> None:
-    from ..progress import progress_bar
-
-    try:
-        with urllib.request.urlopen(url, timeout=60) as resp, out.open("wb") as f:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with progress_bar(total, "B", "CIFAR-10", disable=not progress, unit_scale=True) as bar:
-                for block in iter(lambda: resp.read(1 << 16), b""):
-                    f.write(block)
-                    bar.update(len(block))
-        if total is not None and out.stat().st_size != total:
-            raise DataError(f"download from {url} was cut short ({out.stat().st_size} of {total} bytes); nothing was cached, try again")
-    except urllib.error.URLError as e:
-        raise DataError(f"could not download CIFAR-10 from {url} ({e.reason}); check the connection or set ONEPIXEL_DATA to a local copy") from None
-    except (OSError, ValueError, http.client.HTTPException) as e:
-        if isinstance(e, DataError):
-            raise
-        raise DataError(f"download from {url} failed ({e}); nothing was cached, try again") from None
+    return fetch_verified_archive(url, md5, dest, what="CIFAR-10", archive="cifar-10-python.tar.gz",
+                                  folder="cifar-10-batches-py", files=[b for bs in _BATCHES.values() for b in bs],
+                                  contents="cifar-10-batches-py with all batches", progress=progress)

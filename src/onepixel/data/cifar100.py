@@ -12,15 +12,14 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from .cifar10 import PlainUnpickler, cache_dir, fetch_url, file_md5
+from .cifar10 import PlainUnpickler, cache_dir
+from .download import fetch_verified_archive, file_md5
 
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 CIFAR100_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
@@ -125,23 +124,6 @@ def download_cifar100(url: str | None = None, md5: str = CIFAR100_MD5, dest: Pat
     final = dest / FOLDER
     if all((final / f).is_file() for f in _FILES):
         return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
-        archive = Path(tmp) / ARCHIVE
-        fetch_url(url, archive, progress)
-        got = file_md5(archive)
-        if got != md5:
-            raise DataError(f"downloaded CIFAR-100 archive from {url} has md5 {got}, expected {md5}; nothing was "
-                            "cached, try again")
-        unpack = Path(tmp) / "unpacked"
-        try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(unpack, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise DataError(f"CIFAR-100 archive from {url} could not be unpacked ({e}); nothing was cached") from None
-        if not all((unpack / FOLDER / f).is_file() for f in _FILES):
-            raise DataError(f"archive from {url} does not hold {FOLDER}/ with train, test and meta; nothing was cached")
-        if final.exists():
-            shutil.rmtree(final)
-        (unpack / FOLDER).rename(final)
+    fetch_verified_archive(url, md5, dest, what="CIFAR-100", archive=ARCHIVE, folder=FOLDER, files=_FILES,
+                           contents=f"{FOLDER}/ with train, test and meta", progress=progress)
     return dest
