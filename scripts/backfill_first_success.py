@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from onepixel.api import as_classifier
-from onepixel.campaign.evaluate import PHOTO_DATASETS, load_dataset, model_input_view
+from onepixel.campaign.evaluate import model_input_view
 from onepixel.campaign.store import DB_NAME, ResultStore, load_results
+from onepixel.data.datasets import PHOTO_DATASETS, load_dataset
 from onepixel.objectives import Targeted, Untargeted
 from onepixel.runner import Runner
 from onepixel.search.de import DifferentialEvolution

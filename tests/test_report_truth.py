@@ -10,8 +10,9 @@ import pytest
 
 import onepixel as op
 from onepixel.campaign import evaluate, load_results
-from onepixel.campaign.evaluate import load_dataset, model_input_view
+from onepixel.campaign.evaluate import model_input_view
 from onepixel.campaign.metrics import ANY_TARGET, budget_table, robust_accuracy, success_curve
+from onepixel.data.datasets import load_dataset
 from onepixel.imageio import write_png
 from onepixel.report import write_report
 from onepixel.report.paper import paper_match

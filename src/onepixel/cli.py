@@ -107,6 +107,14 @@ def resolve_search(search_name: str, paper: bool, popsize: int | None, generatio
     return search_name, popsize if popsize is not None else PAPER_DE["popsize"], generations if generations is not None else PAPER_DE["generations"]
 
 
+def cli_search(search_name: str, popsize: int | None, generations: int | None, max_queries: int | None) -> Any:
+    """The search object of the resolved options (DE with its population and generations)."""
+    from .assemble import search_with
+
+    de = {"popsize": popsize, "generations": generations} if search_name == "de" else {}
+    return search_with(search_name, max_queries, **de)
+
+
 def _search_given(ctx: click.Context) -> bool:
     return ctx.get_parameter_source("search_name") is not click.core.ParameterSource.DEFAULT
 
@@ -178,7 +186,7 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
     the adversarial PNG plus a before/after figure. One attack takes seconds on a CPU for a CIFAR-10 net (at
     most 10,000 queries with the default search)."""
     from .api import as_classifier
-    from .campaign.evaluate import attack_budget
+    from .assemble import most_queries
     from .data.labels import resolve_labels
     from .imageio import read_image
     from .spaces import attack_photo
@@ -225,8 +233,8 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
     fig_path = figure if adv_path is not None or figure_given else None
     _write_attack_files(pa, clf, adv_path, fig_path)
     # the most queries one attack could spend here (file space: the crop box is searched, not known here)
-    budget = attack_budget(search_name, tried[-1][0], pa.original.shape, popsize, generations, max_queries) \
-        if space == "input" else None
+    budget = most_queries(cli_search(search_name, popsize, generations, max_queries), tried[-1][0],
+                          pa.original.shape, max_queries) if space == "input" else None
     record = attack_record(pa, clf, image, search_name, lab is not None, tried, adv_path, fig_path, budget,
                            {"popsize": popsize, "generations": generations} if search_name == "de" else {},
                            max_queries, several=len(counts) > 1)
@@ -566,10 +574,10 @@ def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> 
 
     from .api import as_classifier
     from .api import attack as run_attack
+    from .assemble import most_queries
     from .campaign import evaluate as run_evaluate
     from .campaign import summarize
-    from .campaign.evaluate import attack_budget
-    from .campaign.store import apply_changes
+    from .campaign.rows import apply_changes
     from .data import CIFAR10_CLASSES, load_cifar10
     from .report import write_report
     from .report.tables import print_summary
@@ -622,7 +630,8 @@ def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> 
     html, _ = write_report([run_dir], out, gallery=8)
     click.echo(f"\n3. Report: {html}")
     rate = queries / max(seconds, 1e-9)
-    _print_next(rate, attack_budget("rs", 1, x.shape[1:]), attack_budget("rs", 1, (224, 224, 3)), model)
+    rs = cli_search("rs", None, None, None)
+    _print_next(rate, most_queries(rs, 1, x.shape[1:]), most_queries(rs, 1, (224, 224, 3)), model)
 
 
 def _demo_example(clf: Any, names: list[str], stem: Path, image: np.ndarray, adv: np.ndarray, index: int, label: int,

@@ -51,6 +51,37 @@ def default_preprocess(model: Classifier, preprocess: PhotoPreprocess | None) ->
     return PhotoPreprocess.imagenet(tuple(size))
 
 
+@dataclass(frozen=True)
+class FileCrop:
+    """The part of a full-resolution photo a file-space attack searches: the crop box of the model's
+    preprocessing (the only pixels the model sees), as its own image with the black box that reads it.
+
+    The crop region with a "resize it all" preprocessing is bit-for-bit the same black box as the whole photo
+    with the full preprocessing (the same weights, sliced the same way), so searching ``region`` through
+    ``classifier`` is searching the photo, without the candidates outside the box that cannot change anything.
+    """
+
+    region: np.ndarray = field(repr=False)
+    classifier: PhotoClassifier
+    #: (x, y) of the region's top-left pixel in the photo
+    offset: tuple[int, int]
+
+    def to_photo(self, photo: np.ndarray, result: AttackResult) -> AttackResult:
+        """``result`` (of an attack on ``region``) in full-photo coordinates, its adversarial image the photo."""
+        left, top = self.offset
+        full = photo.copy()
+        full[top:top + self.region.shape[0], left:left + self.region.shape[1]] = result.adversarial
+        return replace(result, adversarial=full, pixels=[(p[0] + left, p[1] + top, *p[2:]) for p in result.pixels])
+
+
+def file_crop(model: Classifier, photo: np.ndarray, pre: PhotoPreprocess) -> FileCrop:
+    """The crop box of ``photo`` under ``pre`` and the black box (crop region → ``pre.for_region()`` → ``model``)
+    a file-space attack searches it through."""
+    top, left, ch, cw = pre.box(photo.shape[0], photo.shape[1])
+    region = np.ascontiguousarray(photo[top:top + ch, left:left + cw])
+    return FileCrop(region, PhotoClassifier(model, pre.for_region()), (left, top))
+
+
 @dataclass
 class PhotoAttack:
     """The outcome of :func:`attack_photo`.
@@ -133,24 +164,18 @@ def attack_photo(model: Classifier, photo: np.ndarray, label: int | None = None,
 
 def _attack_file(model: Classifier, photo: np.ndarray, label: int | None, pre: PhotoPreprocess, target: int | None,
                  jpeg_quality: int, attack_options: dict[str, Any]) -> PhotoAttack:
-    """File space: search only the crop box, whose pixels are the only ones the model sees.
+    """File space: search only the crop box (:func:`file_crop`), whose pixels are the only ones the model sees.
 
     Pixels outside the centre crop cannot change the model's input, so candidates there would be wasted
-    queries (43 % of a 500x375 photo at the ImageNet preset). The crop region with a "resize it all"
-    preprocessing is bit-for-bit the same black box (the same weights, sliced the same way); the result is
-    mapped back onto the full photo, so pixels and the adversarial image are in full-photo coordinates.
+    queries (43 % of a 500x375 photo at the ImageNet preset). The result is mapped back onto the full photo, so
+    pixels and the adversarial image are in full-photo coordinates.
     """
     from .api import attack
 
-    top, left, ch, cw = pre.box(photo.shape[0], photo.shape[1])
-    region = np.ascontiguousarray(photo[top:top + ch, left:left + cw])
-    box = PhotoClassifier(model, pre.for_region())
-    before = box.probs(region[None])[0]
+    crop = file_crop(model, photo, pre)
+    before = crop.classifier.probs(crop.region[None])[0]
     lab = int(before.argmax()) if label is None else int(label)
-    res = attack(box, region, lab, targets=target, **attack_options)[0]
-    full = photo.copy()
-    full[top:top + ch, left:left + cw] = res.adversarial
-    res = replace(res, adversarial=full, pixels=[(p[0] + left, p[1] + top, *p[2:]) for p in res.pixels])
+    res = crop.to_photo(photo, attack(crop.classifier, crop.region, lab, targets=target, **attack_options)[0])
     return _finish("file", PhotoClassifier(model, pre), res, photo, before, lab, target, jpeg_quality)
 
 

@@ -1,89 +1,34 @@
-"""``onepixel evaluate``: run a protocol on a model, store every attack at once, resume where it stopped."""
+"""``onepixel evaluate``: run a protocol on a model, store every attack at once, resume where it stopped.
+
+The campaign loop: load the model and the images, fix the run's configuration, open its store (which refuses
+other settings), list the attacks still to do and hand them to one process (:mod:`.batches`), worker processes
+(:mod:`.workers`) or Ray actors (:mod:`.ray_backend`); then summarise what the store holds.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..api import as_classifier
-from ..assemble import runner_for, search_for
-from ..candidates import PixelSpace
-from ..errors import InputError, OnepixelError
+from ..assemble import search_with
+from ..data.datasets import PHOTO_DATASETS, Dataset, load_dataset
+from ..errors import InputError
 from ..fileio import write_text
 from ..inputs import check_evaluate_options, check_writable_folder
 from ..objectives import Loss, Targeted, Untargeted
-from ..progress import QueryForecast, query_bar, show_queries
-from ..results import AttackResult
-from ..runner import RunProgress
 from ..search.base import Search
-from ..search.de import DifferentialEvolution
+from .batches import run_units
 from .protocol import WorkUnit, make_units, sample_images
 from .store import ResultStore, load_results, run_lock
+from .workers import run_workers
 
-
-@dataclass
-class Dataset:
-    """Images to attack: uint8 (N, H, W, C) (or a list of differently sized photos), labels and class names."""
-
-    name: str
-    images: Any
-    labels: np.ndarray
-    classes: list[str] | None = None
-
-
-PHOTO_DATASETS = ("imagenet-sample", "photos", "imagenet-val", "folder")
-#: every name ``--dataset`` takes
-DATASETS = ("cifar10", "cifar100", *PHOTO_DATASETS)
-
-
-def load_dataset(name: str, split: str = "test", path: str | Path | None = None,
-                 model_classes: list[str] | None = None) -> Dataset:
-    """``cifar10`` / ``cifar100`` (train/test), or full-resolution photos: ``imagenet-sample`` or ``photos`` (a
-    folder with labels.csv), ``imagenet-val`` (the ILSVRC-2012 validation layouts, :mod:`onepixel.data.imagenet`),
-    ``folder`` (any class-folder tree, :func:`onepixel.data.folders.load_photo_tree`, whose folder names may be
-    the model's ``model_classes``). Large photo sets are read lazily."""
-    if name == "cifar10":
-        from ..data import CIFAR10_CLASSES, load_cifar10
-
-        x, y = load_cifar10(split, path)
-        return Dataset(f"cifar10/{split}", x, y.astype(np.int64), list(CIFAR10_CLASSES))
-    if name == "cifar100":
-        from ..data.cifar100 import load_cifar100
-
-        x, y, names = load_cifar100(split, path)
-        return Dataset(f"cifar100/{split}", x, y, names)
-    if name in PHOTO_DATASETS:
-        if path is None:
-            what = "photos + labels.csv" if name in ("imagenet-sample", "photos") else "class folders or photos"
-            raise InputError(f"dataset {name} needs --data pointing at its folder ({what})")
-        from ..data.labels import imagenet_classes
-
-        if name == "imagenet-val":
-            from ..data.imagenet import load_imagenet_val
-
-            val, labels = load_imagenet_val(path)
-            return Dataset(name, val, labels, list(imagenet_classes()))
-        if name == "folder":
-            from ..data.folders import load_photo_tree
-
-            tree, labels, classes = load_photo_tree(path, model_classes)
-            return Dataset(name, tree, labels, classes)
-        from ..data.photos import load_imagenet_sample, load_photo_csv
-
-        if name == "imagenet-sample":
-            photos, labels, _ = load_imagenet_sample(path)
-            return Dataset(name, photos, labels, list(imagenet_classes()))
-        photos, labels, _ = load_photo_csv(path)
-        return Dataset(name, photos, labels, None)
-    raise InputError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
+#: evaluate()'s arguments that say how to run, not what: left out of the settings handed to worker processes
+_HOW = ("progress", "on_batch", "workers", "ray", "_shard", "_live")
 
 
 def model_input_view(data: Dataset, clf: Any) -> Dataset:
@@ -197,176 +142,124 @@ def evaluate(
     :class:`~onepixel.campaign.ray_backend.RayOptions` also sets the actors and their CPUs and GPUs. The same
     store, the same results; the model must be a zoo name or a file.
     """
-    call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "ray", "_shard", "_live")}
+    call = {k: v for k, v in locals().items() if k not in _HOW}
     # every setting is checked before the store is opened: a refused start leaves the run folder as it was
     check_evaluate_options(n=n, pixels=pixels, mode=mode, protocol=protocol, seed=seed, popsize=popsize,
                            generations=generations, max_queries=max_queries, search=search,
                            batch_images=batch_images, space=space, workers=workers, loss=loss)
+    _check_where(model, workers, ray)
+    check_writable_folder(out)
+    how = {"progress": progress, "on_batch": on_batch, "workers": workers, "ray": ray}
+    if _shard is None:  # workers run under their parent's lock
+        with run_lock(out):
+            return _evaluate(call, **how)
+    return _evaluate(call, **how, shard=_shard, live=_live)
+
+
+def _check_where(model: Any, workers: int, ray: Any) -> None:
+    """Worker processes and Ray actors load the model themselves: it must be a zoo name or a file."""
     if workers > 1 and not isinstance(model, (str, Path)):
         raise InputError("workers > 1 needs the model as a zoo name or a model file (each process loads its own copy)")
-    if ray is not None and ray is not False:
+    if _on_ray(ray):
         from .ray_backend import check_ray_call
 
         check_ray_call(ray, model, workers)
-    check_writable_folder(out)
-    if _shard is None:  # workers run under their parent's lock
-        with run_lock(out):
-            return _evaluate(**call, progress=progress, on_batch=on_batch, workers=workers, ray=ray)
-    return _evaluate(**call, progress=progress, on_batch=on_batch, workers=workers, ray=ray, _shard=_shard, _live=_live)
 
 
-def _evaluate(model: Any, out: str | Path, dataset: str, split: str, n: int, pixels: tuple[int, ...] | list[int],
-              mode: str, protocol: str, seed: int, popsize: int, generations: int, max_queries: int | None,
-              search: str, loss: Loss, batch_images: int, data_path: str | Path | None, space: str, model_options: dict | None,
-              progress: bool, on_batch: Callable[[int, int], None] | None, workers: int, ray: Any,
-              _shard: tuple[int, int] | None = None, _live: tuple[Any, int] | None = None):
-    # this call's settings as given, for worker processes (each runs evaluate on its share of the attacks)
-    call = {k: v for k, v in locals().items() if k not in ("progress", "on_batch", "workers", "ray", "_shard", "_live")}
-    from .. import __version__
+def _on_ray(ray: Any) -> bool:
+    return ray is not None and ray is not False
 
-    clf = as_classifier(model, **(model_options or {}))
-    data = with_model_classes(load_dataset(dataset, split, data_path, getattr(clf, "class_names", None)), clf)
-    photos = dataset in PHOTO_DATASETS
-    if photos and space == "input":
-        data = model_input_view(data, clf)
-    elif not photos and space == "file":
-        raise InputError("--space file is for photo datasets (imagenet-sample, photos); CIFAR-10 images are the model input")
-    config = {
-        **model_identity(model, clf), "dataset": data.name, "n": n, "pixels": sorted(set(pixels)), "mode": mode,
-        "protocol": protocol, "seed": seed, "search": search.lower(), "popsize": popsize, "generations": generations,
-        "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": max_queries, "loss": loss,
-        "untargeted_threshold": Untargeted.threshold, "targeted_threshold": Targeted.threshold,
-        "onepixel_version": __version__,
-        "batch_images": batch_images, "classes": data.classes, "space": space if photos else "input",
-        "data_path": str(data_path) if data_path is not None else None,
-        "input_size": list(getattr(clf, "input_size", None) or []) or None,
-        **_declared_preprocessing(clf, model_options),
-    }
-    store = ResultStore(out, config)
+
+def _evaluate(call: dict[str, Any], progress: bool, on_batch: Callable[[int, int], None] | None, workers: int,
+              ray: Any, shard: tuple[int, int] | None = None, live: tuple[Any, int] | None = None):
+    """The campaign of ``call`` (evaluate's settings as given; worker processes get them as they are)."""
+    clf = as_classifier(call["model"], **(call["model_options"] or {}))
+    data = _attacked_images(clf, call)
+    search = _search(call)
+    config = _run_config(call, clf, data)
+    store = ResultStore(call["out"], config)
     try:
-        chosen = _select_images(clf, data, n, protocol, seed)
-        num_classes = len(data.classes or []) or int(clf.num_classes or data.labels.max() + 1)
-        units = make_units(chosen, data.labels[chosen], sorted(set(pixels)), protocol, mode, num_classes, seed)
-        total = len(units)
-        if _shard is not None:  # one worker's share: fixed by the unit order, so shards never overlap
-            units = units[_shard[0]::_shard[1]]
+        units, total = _units(clf, data, call, shard)
         done = store.done_uids()
         todo = [u for u in units if u.uid not in done]
-        file_space = space == "file" and photos
-        if ray is not None and ray is not False and todo:
+        file_space = config["space"] == "file"
+        batch_images = 1 if file_space else call["batch_images"]
+        if _on_ray(ray) and todo:
             from .ray_backend import run_on_ray
 
-            job = {"popsize": popsize, "generations": generations, "max_queries": max_queries,
-                   "search": search.lower(), "file_space": file_space, "loss": loss}
-            run_on_ray(ray, str(model), model_options or {}, data.images, todo, total, store,
-                       1 if file_space else batch_images, job, progress)
+            job = {"popsize": call["popsize"], "generations": call["generations"], "max_queries": call["max_queries"],
+                   "search": call["search"].lower(), "file_space": file_space, "loss": call["loss"]}
+            run_on_ray(ray, str(call["model"]), call["model_options"] or {}, data.images, todo, total, store,
+                       batch_images, job, progress)
         elif workers > 1 and todo:
-            _run_workers(call, workers, store, total, total - len(todo), progress)
+            run_workers(call, workers, store, total, total - len(todo), progress)
         else:
-            _run_units(clf, data, todo, total, len(units) - len(todo), store, popsize, generations, max_queries,
-                       1 if space == "file" and photos else batch_images, progress, on_batch,
-                       file_space=space == "file" and photos, search=search.lower(), live=_live, loss=loss)
+            run_units(clf, data, todo, total, len(units) - len(todo), store, search, call["max_queries"],
+                      batch_images, progress, on_batch, file_space=file_space, live=live, loss=call["loss"])
     finally:
         store.close()
-    if _shard is not None:
+    if shard is not None:
         return None
-    df = load_results(out)
+    return _summarise(call["out"], config, data)
+
+
+def _attacked_images(clf: Any, call: dict[str, Any]) -> Dataset:
+    """The dataset as the attacks see it: the model's class names where it has none; photos in input space
+    cropped and resized to the model's input."""
+    data = with_model_classes(load_dataset(call["dataset"], call["split"], call["data_path"],
+                                           getattr(clf, "class_names", None)), clf)
+    photos = call["dataset"] in PHOTO_DATASETS
+    if photos and call["space"] == "input":
+        return model_input_view(data, clf)
+    if not photos and call["space"] == "file":
+        raise InputError("--space file is for photo datasets (imagenet-sample, photos); CIFAR-10 images are the model input")
+    return data
+
+
+def _search(call: dict[str, Any]) -> Search:
+    """The search every batch of the campaign starts a fresh copy of."""
+    de = {"popsize": call["popsize"], "generations": call["generations"]} if call["search"].lower() == "de" else {}
+    return search_with(call["search"].lower(), call["max_queries"], **de)
+
+
+def _run_config(call: dict[str, Any], clf: Any, data: Dataset) -> dict[str, Any]:
+    """What the store records and a resumed run must match: the model, the data, the protocol and the search."""
+    from .. import __version__
+
+    photos = call["dataset"] in PHOTO_DATASETS
+    return {
+        **model_identity(call["model"], clf), "dataset": data.name, "n": call["n"], "pixels": sorted(set(call["pixels"])),
+        "mode": call["mode"], "protocol": call["protocol"], "seed": call["seed"], "search": call["search"].lower(),
+        "popsize": call["popsize"], "generations": call["generations"],
+        "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": call["max_queries"], "loss": call["loss"],
+        "untargeted_threshold": Untargeted.threshold, "targeted_threshold": Targeted.threshold,
+        "onepixel_version": __version__,
+        "batch_images": call["batch_images"], "classes": data.classes, "space": call["space"] if photos else "input",
+        "data_path": str(call["data_path"]) if call["data_path"] is not None else None,
+        "input_size": list(getattr(clf, "input_size", None) or []) or None,
+        **_declared_preprocessing(clf, call["model_options"]),
+    }
+
+
+def _units(clf: Any, data: Dataset, call: dict[str, Any], shard: tuple[int, int] | None) -> tuple[list[WorkUnit], int]:
+    """The campaign's attacks (a worker's share of them) and how many the whole campaign has."""
+    chosen = _select_images(clf, data, call["n"], call["protocol"], call["seed"])
+    num_classes = len(data.classes or []) or int(clf.num_classes or data.labels.max() + 1)
+    units = make_units(chosen, data.labels[chosen], sorted(set(call["pixels"])), call["protocol"], call["mode"],
+                       num_classes, call["seed"])
+    if shard is None:
+        return units, len(units)
+    return units[shard[0]::shard[1]], len(units)  # fixed by the unit order, so shards never overlap
+
+
+def _summarise(out: str | Path, config: dict[str, Any], data: Dataset):
+    """The run's results from its store, with summary.json (its configuration and metrics) written beside it."""
     from .metrics import summarize
 
+    df = load_results(out)
     metrics = summarize(df, len(data.classes or []) or 10)
     write_text(Path(out) / "summary.json", json.dumps(json_safe({"config": config, "metrics": metrics}), indent=1))
     return df
-
-
-def _run_workers(call: dict[str, Any], workers: int, store: ResultStore, total: int, already: int,
-                 progress: bool) -> None:
-    """Run ``evaluate`` in ``workers`` processes, each on every ``workers``-th attack, and show their joint
-    progress from the store. A failing worker stops the others; finished attacks stay stored either way."""
-    import multiprocessing as mp
-
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no forked torch thread pools
-    saved = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch, TFLite and ONNX Runtime in the children
-    try:
-        # per worker: its search queries so far (finished attacks and those in flight), the total it is expected
-        # to spend, and the most it can spend
-        live = ctx.Array("q", 3 * workers, lock=False)
-        procs = [ctx.Process(target=_worker, args=(call, i, workers, threads, live)) for i in range(workers)]
-        for p in procs:
-            p.start()
-    finally:
-        if saved is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved
-    _, _, stored_queries = store.progress()
-    bar = query_bar(f"evaluate ({workers} workers)", initial=stored_queries, disable=not progress)
-    try:
-        while any(p.is_alive() for p in procs) and not any(p.exitcode for p in procs):
-            time.sleep(0.5)
-            count, successes, _ = store.progress()
-            spent, expected, most = sum(live[0::3]), sum(live[1::3]), sum(live[2::3])
-            if all(live[2::3]):  # every worker has planned its share
-                show_queries(bar, stored_queries + spent, stored_queries + expected, stored_queries + most,
-                             _attack_status(count, total, successes))
-    finally:
-        # the workers that ended on their own, before the others are stopped (those are not failures)
-        ended = {i: p.exitcode for i, p in enumerate(procs) if not p.is_alive()}
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join()
-        bar.close()
-    failed = {i: code for i, code in ended.items() if code}
-    if failed:
-        raise OnepixelError(f"{'; '.join(_worker_end(i, code) for i, code in failed.items())}; the attacks finished "
-                            "are stored: re-run the same command to resume")
-
-
-def _worker_end(index: int, code: int) -> str:
-    """How a worker process ended, in words (a signal has no message of its own to show)."""
-    import signal
-
-    if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
-        why = " (out of memory, or killed by hand?)" if -code == signal.SIGKILL else ""
-        return f"worker {index} was killed by {name}{why}"
-    if code == 2:
-        return f"worker {index} stopped with the error above"
-    return f"worker {index} failed with exit status {code} (its messages are above)"
-
-
-def _worker(call: dict[str, Any], index: int, workers: int, threads: int, live: Any) -> None:
-    import torch
-
-    _exit_with_parent()
-    torch.set_num_threads(threads)
-    try:
-        evaluate(**call, progress=False, _shard=(index, workers), _live=(live, index))
-    except OnepixelError as e:
-        print(f"onepixel: worker {index}: {e}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:  # Ctrl-C reaches every process of the group; the parent reports it once
-        sys.exit(130)
-
-
-def _exit_with_parent() -> None:
-    """End this worker as soon as its parent is gone. A parent killed outright (SIGKILL, SIGTERM) cannot stop
-    its workers, and an orphan would go on attacking beside a resumed run of the same store. Its attacks in
-    flight are lost; the finished ones are already stored (SQLite rolls back an interrupted write)."""
-    import multiprocessing as mp
-    import threading
-
-    parent = mp.parent_process()
-    if parent is None:
-        return
-
-    def wait_then_exit() -> None:
-        parent.join()  # returns when the parent's sentinel closes, i.e. when it has exited
-        os._exit(3)
-
-    threading.Thread(target=wait_then_exit, daemon=True, name="exit-with-parent").start()
 
 
 def json_safe(v: Any) -> Any:
@@ -378,140 +271,3 @@ def json_safe(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [json_safe(x) for x in v]
     return v
-
-
-def _attack_status(finished: int, total: int, fooled: int) -> str:
-    return f"attacks {finished:,}/{total:,}, {fooled:,} fooled"
-
-
-def _search(search: str, popsize: int, generations: int, max_queries: int | None) -> Search:
-    de = DifferentialEvolution(popsize, generations) if search == "de" else None
-    return search_for(search, max_queries, de)
-
-
-def attack_budget(search: str, pixels: int, shape: tuple[int, ...], popsize: int = 400, generations: int = 100,
-                  max_queries: int | None = None) -> int:
-    """The most search queries one attack with these settings spends on an image of ``shape`` (H, W, C):
-    the search's own length (rs at one pixel: half the corner changes, 256 more and its refinement), capped by ``max_queries``."""
-    strategy = _search(search, popsize, generations, max_queries)
-    strategy.start(PixelSpace(shape[0], shape[1], shape[2], pixels), [])
-    most = strategy.max_queries()
-    return most if max_queries is None else min(most, max_queries)
-
-
-def _run_units(clf, data, todo: list[WorkUnit], total: int, already: int, store: ResultStore, popsize: int,
-               generations: int, max_queries: int | None, batch_images: int, progress: bool,
-               on_batch: Callable[[int, int], None] | None, file_space: bool = False, search: str = "de",
-               live: tuple[Any, int] | None = None, loss: Loss = "probability") -> None:
-    """Run ``todo`` in batches of ``batch_images`` attacks of one pixel count and mode, storing each result.
-    ``live``: (shared array, slot) where a worker keeps its search queries so far (finished or in flight) and
-    the most it can spend."""
-    groups: dict[tuple[int, str], list[WorkUnit]] = {}
-    for u in todo:
-        groups.setdefault((u.pixels, u.mode), []).append(u)
-    first = data.images[todo[0].image] if todo else None
-    shape = tuple(first.shape) if first is not None else (1, 1, 1)
-    budgets = {key: attack_budget(search, key[0], shape, popsize, generations, max_queries) for key in groups}
-    _, fooled, stored_queries = store.progress() if live is None else (already, 0, 0)
-    stats: dict[str, Any] = {
-        "success": fooled, "done": already, "total": total, "spent": 0, "live": live,
-        "unstarted": sum(len(units) * budgets[key] for key, units in groups.items()),  # most queries of unstarted attacks
-        "waiting": {budgets[key]: 0 for key in groups},  # unstarted attacks per budget, for the forecast
-        "forecast": QueryForecast(),  # the queries the run is expected to spend: its ETA
-    }
-    for key, units in groups.items():
-        stats["waiting"][budgets[key]] += len(units)
-    bar = query_bar("evaluate", total=stored_queries + stats["unstarted"], initial=stored_queries,
-                    disable=not progress)
-    stats["bar_offset"] = stored_queries
-    _publish(stats, 0, stats["unstarted"], stats["unstarted"])
-    batches_run = 0
-    try:
-        for (k, mode), units in groups.items():
-            for start in range(0, len(units), batch_images):
-                batch = units[start : start + batch_images]
-                stats["unstarted"] -= len(batch) * budgets[(k, mode)]
-                stats["waiting"][budgets[(k, mode)]] -= len(batch)
-                run_batch(clf, data, batch, k, mode, store, popsize, generations, max_queries, bar, stats, file_space,
-                           search, loss)
-                batches_run += 1
-                if on_batch is not None:
-                    on_batch(batches_run, stats["done"] - already)
-    finally:
-        bar.close()
-
-
-def _publish(stats: dict[str, Any], queries: int, expected: float, most: int) -> None:
-    """Where a worker stands, for its parent's bar: its queries so far, the total it is expected to spend and the
-    most it can spend, given the batch in flight has spent ``queries`` and the batch and the unstarted attacks are
-    expected to spend ``expected`` in all, ``most`` at most."""
-    if stats["live"] is not None:
-        shared, slot = stats["live"]
-        shared[3 * slot] = stats["spent"] + queries
-        shared[3 * slot + 1] = max(1, stats["spent"] + int(expected))
-        shared[3 * slot + 2] = max(1, stats["spent"] + most)
-
-
-def run_batch(clf, data, batch: list[WorkUnit], k: int, mode: str, store: ResultStore, popsize: int,
-               generations: int, max_queries: int | None, bar, stats: dict, file_space: bool = False,
-               search: str = "de", loss: Loss = "probability") -> None:
-    idx = np.asarray([u.image for u in batch])
-    offset = (0, 0)
-    if file_space:
-        # One full-resolution photo: search its crop box (the only pixels the model sees) through the
-        # crop + resize black box; pixels are stored in full-photo coordinates.
-        from ..photo import PhotoClassifier
-        from ..spaces import default_preprocess
-
-        photo = data.images[int(idx[0])]
-        pre = default_preprocess(clf, None)
-        top, left, ch, cw = pre.box(photo.shape[0], photo.shape[1])
-        images = np.ascontiguousarray(photo[top:top + ch, left:left + cw])[None]
-        clf = PhotoClassifier(clf, pre.for_region())
-        offset = (left, top)
-    else:
-        images = np.asarray(data.images[idx]) if not isinstance(data.images, list) else np.stack([data.images[i] for i in idx])
-    labels = np.asarray([u.label for u in batch], dtype=np.int64)
-    targets = None if mode == "untargeted" else np.asarray([u.target for u in batch], dtype=np.int64)
-    first = search != "de"  # the paper's thresholds belong to its DE; other searches stop at a success
-    runner = runner_for(clf, _search(search, popsize, generations, max_queries), targeted=targets is not None,
-                        pixels=k, max_queries=max_queries, stop_on_success=first, loss=loss)
-    last = {"seconds": 0.0}
-
-    def store_results(results: list[AttackResult]) -> None:
-        # Share the wall time since the previous finish among the attacks finishing now: the shares of a
-        # batch add up to its wall-clock time, so "seconds per image" is exact on average.
-        share = (results[0].seconds - last["seconds"]) / len(results)
-        last["seconds"] = results[0].seconds
-        for r in results:
-            u = batch[r.index]
-            orig = images[r.index]
-            changes = [[p[0] + offset[0], p[1] + offset[1], *p[2:], *(int(v) for v in orig[p[1], p[0]])] for p in r.pixels]
-            store.add({
-                "uid": u.uid, "image": u.image, "pixels": k, "mode": mode, "target": u.target, "label": u.label,
-                "success": int(r.success), "predicted_before": r.predicted_before, "predicted_after": r.predicted_after,
-                "predicted_prob_after": r.predicted_prob_after, "label_prob_before": r.label_prob_before,
-                "label_prob_after": r.label_prob_after, "target_prob_after": r.target_prob_after, "queries": r.queries,
-                "verify_queries": r.verify_queries, "generations": r.generations, "seconds": share, "seed": r.seed,
-                "changes": changes, "finished_at": time.time(), "first_success_query": r.first_success_query,
-            })
-            stats["success"] += int(r.success)
-            stats["done"] += 1
-
-    forecast = stats.setdefault("forecast", QueryForecast())
-    waiting = [(count, most) for most, count in stats.get("waiting", {}).items() if count]
-
-    def show(p: RunProgress) -> None:
-        # queries of the finished batches plus this one's so far, against what they and the unstarted attacks are
-        # expected to spend (early stops included): moves every round, and the ETA is the expected remaining
-        # work at the rate so far; the most they can spend is shown beside it
-        done = stats["bar_offset"] + stats["spent"]
-        expected = forecast.expected_total(p.image_queries, p.running, p.budget, waiting)
-        most = p.max_queries + stats["unstarted"]
-        show_queries(bar, done + p.queries, done + expected, done + most,
-                     _attack_status(stats["done"], stats["total"], stats["success"]))
-        _publish(stats, p.queries, expected, most)
-
-    results = runner.run(images, labels, targets, [u.seed for u in batch], on_results=store_results, progress=show)
-    stats["spent"] += sum(r.queries for r in results)
-    forecast.batch_done()  # the batch's early stops tell the next batches' forecast

@@ -184,7 +184,9 @@ class AttackActor:
 
     def run(self, batch: int, job: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
         """Attack one batch; returns all its rows and its search queries."""
-        from .evaluate import Dataset, run_batch
+        from ..assemble import search_with
+        from ..data.datasets import Dataset
+        from .batches import run_batch
 
         units = [WorkUnit(*u) for u in job["units"]]
         data = Dataset("shipped", _Images(job["index"], job["images"]), np.zeros(0, np.int64))
@@ -194,9 +196,10 @@ class AttackActor:
         self.live[0] = 0
         bar = progress_bar(len(units), "attack", "actor", disable=True)
         rows: Any = self.rows  # what run_batch needs of a store: add(row)
-        run_batch(self.clf, data, units, units[0].pixels, units[0].mode, rows, job["popsize"],
-                   job["generations"], job["max_queries"], bar, stats, job["file_space"], job["search"],
-                   job.get("loss", "probability"))
+        de = {"popsize": job["popsize"], "generations": job["generations"]} if job["search"] == "de" else {}
+        search = search_with(job["search"], job["max_queries"], **de)
+        run_batch(self.clf, data, units, rows, search, job["max_queries"], bar, stats, job["file_space"],
+                  job.get("loss", "probability"))
         return self.rows.since(batch, 0), int(stats["spent"])
 
     def poll(self, batch: int, offset: int) -> tuple[list[dict[str, Any]], int]:
@@ -261,9 +264,9 @@ def _model_spec(ray: Any, model: Any) -> dict[str, Any]:
 
 def _batches(todo: list[WorkUnit], batch_images: int) -> list[list[WorkUnit]]:
     """The attacks in batches of one pixel count and mode, in the order one process runs them."""
-    groups: dict[tuple[int, str], list[WorkUnit]] = {}
-    for u in todo:
-        groups.setdefault((u.pixels, u.mode), []).append(u)
+    from .batches import group_units
+
+    groups = group_units(todo)
     return [units[i : i + batch_images] for units in groups.values() for i in range(0, len(units), batch_images)]
 
 

@@ -16,26 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
+from .rows import COLUMNS, COLUMNS_ADDED_LATER, decode_changes, row_values
 
 DB_NAME = "results.sqlite"
 #: held by the process evaluating into a run folder (its workers share it)
 LOCK_NAME = ".evaluate.lock"
 
-_COLUMNS = {
-    "uid": "TEXT PRIMARY KEY", "image": "INTEGER", "pixels": "INTEGER", "mode": "TEXT", "target": "INTEGER",
-    "label": "INTEGER", "success": "INTEGER", "predicted_before": "INTEGER", "predicted_after": "INTEGER",
-    "predicted_prob_after": "REAL", "label_prob_before": "REAL", "label_prob_after": "REAL",
-    "target_prob_after": "REAL", "queries": "INTEGER", "verify_queries": "INTEGER", "generations": "INTEGER",
-    "seconds": "REAL", "seed": "INTEGER", "changes": "TEXT", "finished_at": "REAL",
-    # the search query of the first verified success (NULL: never, or a store from before it was recorded)
-    "first_success_query": "INTEGER",
-}
-# Columns added after the first release: a store opened for writing gets them (NULL in its older rows), and
-# readers of a store without them see them as missing values.
-_COLUMNS_ADDED_LATER = ("first_success_query",)
 # Settings that may differ between a run and its resumption without changing any result.
 _VOLATILE = {"onepixel_version", "batch_images", "device", "created", "data_path"}
 # Settings added after the first release, with what runs made before them implicitly used (``None``: anything,
@@ -70,12 +57,12 @@ class ResultStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed rows survive a killed process
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            cols = ", ".join(f"{k} {v}" for k, v in _COLUMNS.items())
+            cols = ", ".join(f"{k} {v}" for k, v in COLUMNS.items())
             self.db.execute(f"CREATE TABLE IF NOT EXISTS attacks ({cols})")
             have = {r[1] for r in self.db.execute("PRAGMA table_info(attacks)")}
-            for name in _COLUMNS_ADDED_LATER:
+            for name in COLUMNS_ADDED_LATER:
                 if name not in have:
-                    self.db.execute(f"ALTER TABLE attacks ADD COLUMN {name} {_COLUMNS[name]}")
+                    self.db.execute(f"ALTER TABLE attacks ADD COLUMN {name} {COLUMNS[name]}")
             self.db.commit()
         except (sqlite3.Error, OSError) as e:
             raise _store_error(self.folder, e) from None
@@ -150,9 +137,9 @@ class ResultStore:
     def add(self, row: dict[str, Any]) -> None:
         """Append one finished attack (committed at once). A full disk or a read-only store ends the run with a
         one-line error; the attacks committed before stay stored and a re-run resumes after them."""
-        vals = [json.dumps(row[k]) if k == "changes" else row.get(k) for k in _COLUMNS]
+        vals = row_values(row)
         try:
-            self.db.execute(f"INSERT OR REPLACE INTO attacks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            self.db.execute(f"INSERT OR REPLACE INTO attacks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                             vals)
             self.db.commit()
         except (sqlite3.Error, OSError) as e:
@@ -167,10 +154,10 @@ class ResultStore:
     def add_many(self, rows: list[dict[str, Any]]) -> int:
         """Append finished attacks in one transaction, skipping any whose uid is already stored (an attack that
         ran twice, e.g. retried after its worker was lost, keeps its first row); returns how many were new."""
-        vals = [[json.dumps(r[k]) if k == "changes" else r.get(k) for k in _COLUMNS] for r in rows]
+        vals = [row_values(r) for r in rows]
         before = self.db.total_changes
-        self.db.executemany(f"INSERT OR IGNORE INTO attacks ({', '.join(_COLUMNS)}) "
-                            f"VALUES ({', '.join('?' * len(_COLUMNS))})", vals)
+        self.db.executemany(f"INSERT OR IGNORE INTO attacks ({', '.join(COLUMNS)}) "
+                            f"VALUES ({', '.join('?' * len(COLUMNS))})", vals)
         self.db.commit()
         return self.db.total_changes - before
 
@@ -199,29 +186,13 @@ def _store_error(folder: Path, e: BaseException, stored: int | None = None) -> I
     return InputError(f"the results store in {folder} failed ({type(e).__name__}: {e}); {kept}re-run to resume")
 
 
-def _decode_changes(text: Any) -> list[list[int]]:
-    """A row's stored pixel changes: a list of [x, y, new colour..., old colour...] with coordinates >= 0 and
-    colours 0..255; anything else raises ValueError naming what is wrong."""
-    changes = json.loads(text)
-    if not isinstance(changes, list):
-        raise ValueError("changes are not a list")
-    for c in changes:
-        if not isinstance(c, list) or len(c) not in (4, 8) or not all(isinstance(v, int) for v in c):
-            raise ValueError(f"change {c!r:.40} is not [x, y, colour, old colour] integers")
-        if c[0] < 0 or c[1] < 0 or not all(0 <= v <= 255 for v in c[2:]):
-            raise ValueError(f"change {c} has a negative coordinate or a colour outside 0..255")
-    return changes
-
-
 def corrupt_rows(db: sqlite3.Connection, size: tuple[int, int] | None = None) -> list[tuple[str, str]]:
     """``(uid, what is wrong)`` of each stored attack whose changes cannot be decoded (or lie outside a
     ``size`` = (height, width) image)."""
     bad = []
     for uid, text in db.execute("SELECT uid, changes FROM attacks"):
         try:
-            changes = _decode_changes(text)
-            if size is not None and any(c[0] >= size[1] or c[1] >= size[0] for c in changes):
-                raise ValueError(f"a change lies outside the {size[1]}x{size[0]} image")
+            decode_changes(text, size)
         except (ValueError, TypeError) as e:
             bad.append((str(uid), str(e)))
     return bad
@@ -261,10 +232,7 @@ def load_results(folder: str | Path):
     corrupt: list[tuple[str, str]] = []
     for uid, text in zip(df["uid"], df["changes"], strict=True):
         try:
-            changes = _decode_changes(text)
-            if size and any(c[0] >= size[1] or c[1] >= size[0] for c in changes):
-                raise ValueError(f"a change lies outside the {size[1]}x{size[0]} image")
-            decoded.append(changes)
+            decoded.append(decode_changes(text, size))
         except (ValueError, TypeError) as e:
             decoded.append(None)
             corrupt.append((str(uid), str(e)))
@@ -273,25 +241,11 @@ def load_results(folder: str | Path):
         df = df[df["changes"].notna()].reset_index(drop=True)
     df["success"] = df["success"].astype(bool)
     df["target"] = df["target"].astype("Int64")
-    for name in _COLUMNS_ADDED_LATER:  # a store from before the column (opened read-only: not migrated)
+    for name in COLUMNS_ADDED_LATER:  # a store from before the column (opened read-only: not migrated)
         df[name] = df[name].astype("Int64") if name in df else pd.array([pd.NA] * len(df), dtype="Int64")
     df.attrs["config"] = config
     df.attrs["corrupt"] = corrupt
     return df
-
-
-def apply_changes(image: np.ndarray, changes: list[list[int]], check: bool = True) -> np.ndarray:
-    """A copy of ``image`` with each stored change ``[x, y, *new colour, *old colour]`` applied; with ``check``,
-    refuse an image whose pixel does not have the stored old colour (the data differ from the run's)."""
-    out = image.copy()
-    c = out.shape[-1]
-    for change in changes:
-        x, y, new, old = change[0], change[1], change[2:2 + c], change[2 + c:]
-        if check and list(image[y, x]) != list(old):
-            raise InputError(f"stored change at ({x}, {y}) expects the original colour {old}, the image has "
-                             f"{list(image[y, x])}: the data differ from the run's (check --data)")
-        out[y, x] = new
-    return out
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

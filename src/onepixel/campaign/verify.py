@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from ..api import as_classifier
+from ..data.datasets import PHOTO_DATASETS, load_dataset
 from ..errors import InputError
 from ..fileio import write_text
 from ..objectives import is_success
-from .evaluate import PHOTO_DATASETS, load_dataset, model_identity, model_input_view
-from .store import apply_changes, load_results
+from .evaluate import model_identity, model_input_view
+from .rows import apply_changes
+from .store import load_results
 
 
 @dataclass

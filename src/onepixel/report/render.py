@@ -29,7 +29,8 @@ from ..campaign.metrics import (
     summarize,
 )
 from ..campaign.protocol import attacks_per_image, imagenet_rule
-from ..campaign.store import apply_changes, load_results
+from ..campaign.rows import apply_changes
+from ..campaign.store import load_results
 from ..campaign.verify import verification_line
 from ..fileio import write_bytes, write_text
 from . import figures
@@ -151,7 +152,7 @@ def _change_text(changes: list[list[int]]) -> str:
 def _load_images(cfg: dict[str, Any], data_path: str | Path | None = None):
     """The run's images as attacked (photos in input space: cropped and resized as the model saw them), from
     the run's data folder, else from ``data_path`` (where the data sit on this machine)."""
-    from ..campaign.evaluate import PHOTO_DATASETS, Dataset, load_dataset
+    from ..data.datasets import PHOTO_DATASETS, Dataset, load_dataset
 
     name, _, split = cfg.get("dataset", "").partition("/")
     stored = cfg.get("data_path")
@@ -216,7 +217,7 @@ def _model_name(cfg: dict[str, Any]) -> str:
 
 def _attack_space(cfg: dict[str, Any]) -> str | None:
     """Which space a photo run attacked ("input" or "file"); None for datasets without the choice."""
-    from ..campaign.evaluate import PHOTO_DATASETS
+    from ..data.datasets import PHOTO_DATASETS
 
     return str(cfg.get("space", "input")) if cfg.get("dataset") in PHOTO_DATASETS else None
 
