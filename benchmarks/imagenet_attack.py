@@ -50,7 +50,7 @@ def main() -> None:
     for space in args.spaces:
         recs, t0 = [], time.perf_counter()
         for i in chosen:
-            pa = attack_photo(clf, photos[i], int(labels[i]), space=space, pixels=args.pixels, popsize=args.popsize,
+            pa = attack_photo(clf, photos[i], int(labels[i]), space=space, pixels=args.pixels, search="de", popsize=args.popsize,
                               generations=args.generations, seed=args.seed + i)
             r = pa.result
             rec = {"space": space, "photo": names[i], "label": r.label, "success": r.success,

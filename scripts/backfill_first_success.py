@@ -23,21 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from onepixel.api import as_classifier
+from onepixel.assemble import runner_for
+from onepixel.campaign.config import search_of
 from onepixel.campaign.evaluate import model_input_view
 from onepixel.campaign.store import DB_NAME, ResultStore, load_results
 from onepixel.data.datasets import PHOTO_DATASETS, load_dataset
-from onepixel.objectives import Targeted, Untargeted
-from onepixel.runner import Runner
-from onepixel.search.de import DifferentialEvolution
-
-
-def _search(cfg: dict):
-    if cfg.get("search", "de") == "de":
-        return DifferentialEvolution(int(cfg["popsize"]), int(cfg["generations"]), cfg.get("strategy", "rand1"),
-                                     cfg.get("mutation", 0.5), cfg.get("crossover"))
-    from onepixel.search import make_search
-
-    return make_search(cfg["search"], budget=cfg.get("max_queries"))
 
 
 def backfill(run: Path, correct_only: bool = False, batch: int = 32, device: str = "cpu",
@@ -66,8 +56,8 @@ def backfill(run: Path, correct_only: bool = False, batch: int = 32, device: str
             images = np.asarray(data.images[rows["image"].to_numpy()])
             labels = rows["label"].to_numpy(np.int64)
             targets = None if mode == "untargeted" else rows["target"].to_numpy(np.int64)
-            crit = Untargeted(0.05, stop_on_success=first) if targets is None else Targeted(0.90, stop_on_success=first)
-            runner = Runner(clf, crit, _search(cfg), int(k), cfg.get("max_queries"))
+            runner = runner_for(clf, search_of(cfg), targeted=targets is not None, pixels=int(k),
+                                max_queries=cfg.get("max_queries"), stop_on_success=first)
             results = runner.run(images, labels, targets, rows["seed"].astype(int).tolist())
             for (_, row), r in zip(rows.iterrows(), results):
                 stored = [c[: 2 + (len(c) - 2) // 2] for c in row["changes"]]

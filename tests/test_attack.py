@@ -25,7 +25,7 @@ def test_targeted_reaches_a_reachable_target_and_fails_an_unreachable_one(grey_i
 
     ok = op.attack(PlantedPixel(strong_target=2), grey_images[:2], [0, 0], targets=2, seed=0)
     assert all(r.success and r.predicted_after == 2 and r.target_prob_after > 0.9 for r in ok)
-    bad = op.attack(PlantedPixel(strong_target=1), grey_images[:1], [0], targets=2, seed=0, generations=5)
+    bad = op.attack(PlantedPixel(strong_target=1), grey_images[:1], [0], targets=2, seed=0, search="de", generations=5)
     assert not bad[0].success and bad[0].target == 2
 
 
@@ -33,7 +33,7 @@ def test_query_accounting_is_exact(grey_images):
     from toys.black_boxes import PlantedPixel
 
     model = PlantedPixel(strong_target=1)
-    res = op.attack(model, grey_images, [0, 0, 0], targets=2, seed=0, popsize=20, generations=7)
+    res = op.attack(model, grey_images, [0, 0, 0], targets=2, seed=0, search="de", popsize=20, generations=7)
     assert [r.queries for r in res] == [20 * 8] * 3
     assert [r.generations for r in res] == [7] * 3
     # every row the model saw: clean images + the search queries not answered from memory + the final
@@ -42,7 +42,7 @@ def test_query_accounting_is_exact(grey_images):
     assert all(r.verify_queries == 1 for r in res)
     assert all(0 < r.model_queries <= r.queries for r in res)
     model = PlantedPixel(strong_target=1)
-    again = op.attack(model, grey_images, [0, 0, 0], targets=2, seed=0, popsize=20, generations=7, memo=False)
+    again = op.attack(model, grey_images, [0, 0, 0], targets=2, seed=0, search="de", popsize=20, generations=7, memo=False)
     assert model.rows == 3 + sum(r.queries for r in again) + 3
     assert [r.model_queries for r in again] == [r.queries for r in again]
     assert [r.pixels for r in again] == [r.pixels for r in res]
@@ -51,7 +51,7 @@ def test_query_accounting_is_exact(grey_images):
 def test_max_queries_caps_each_image_exactly(grey_images):
     from toys.black_boxes import PlantedPixel
 
-    res = op.attack(PlantedPixel(strong_target=1), grey_images[:2], [0, 0], targets=2, popsize=30, max_queries=100)
+    res = op.attack(PlantedPixel(strong_target=1), grey_images[:2], [0, 0], targets=2, search="de", popsize=30, max_queries=100)
     assert [r.queries for r in res] == [100, 100]
 
 
@@ -74,7 +74,7 @@ def test_same_seed_same_result_different_seed_differs(planted, grey_images):
 @pytest.mark.parametrize("precision,search", [("fp32", "de"), ("bf16", "de"), ("bf16", "rs")])
 def test_batch_equals_one_by_one(precision, search):
     clf = op.TorchClassifier(tiny_net(), precision=precision, batch_size=32)
-    kw = dict(popsize=12, generations=6, pixels=2) if search == "de" else dict(search="rs", max_queries=200, pixels=2)
+    kw = dict(search="de", popsize=12, generations=6, pixels=2) if search == "de" else dict(search="rs", max_queries=200, pixels=2)
     assert_batch_equals_one_by_one(clf, **kw)
 
 
@@ -92,7 +92,7 @@ def test_one_image_random_search_pads_its_chunks_to_its_round_not_to_the_batch_s
 
 
 def test_successes_are_verified_in_reference_precision(grey_images):
-    res = op.attack(LyingFastModel(), grey_images[:1], [0], popsize=10, generations=4)
+    res = op.attack(LyingFastModel(), grey_images[:1], [0], search="de", popsize=10, generations=4)
     r = res[0]
     assert not r.success and r.predicted_after == 0
     assert r.queries == 50 and r.verify_queries >= 1
@@ -139,7 +139,7 @@ def test_single_image_and_scalar_label(planted, grey_images):
 )
 def test_bad_inputs_are_named(planted, images, labels, kwargs, match):
     with pytest.raises(InputError, match=match):
-        op.attack(planted, images, labels, popsize=5, generations=1, **kwargs)
+        op.attack(planted, images, labels, search="de", popsize=5, generations=1, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_bad_inputs_are_named(planted, images, labels, kwargs, match):
 )
 def test_bad_models_are_named(grey_images, fn, match):
     with pytest.raises(ModelError, match=match):
-        op.attack(fn, grey_images, [0, 0, 0], popsize=5, generations=1)
+        op.attack(fn, grey_images, [0, 0, 0], search="de", popsize=5, generations=1)
 
 
 def test_cuda_reference_forward_turns_tf32_off_and_restores_the_settings():

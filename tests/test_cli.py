@@ -155,8 +155,8 @@ def test_paper_means_the_papers_de_in_both_commands(scripted, tmp_path, capsys, 
 
     assert resolve_search("rs", True, None, None, None, search_given=False) == ("de", 400, 100)
     assert resolve_search("de", True, 400, 100, None, search_given=True) == ("de", 400, 100)
-    assert resolve_search("rs", False, None, None, 500, search_given=False) == ("rs", 400, 100)
-    assert resolve_search("de", False, 40, None, None, search_given=True) == ("de", 40, 100)
+    assert resolve_search("rs", False, None, None, 500, search_given=False) == ("rs", None, None)
+    assert resolve_search("de", False, 40, None, None, search_given=True) == ("de", 40, None)
     captured = {}
 
     def fake_evaluate(model, out, **kw):
@@ -164,10 +164,13 @@ def test_paper_means_the_papers_de_in_both_commands(scripted, tmp_path, capsys, 
         raise OnepixelError("stop here: what evaluate was asked for is recorded")
 
     monkeypatch.setattr("onepixel.campaign.evaluate", fake_evaluate)
-    for argv, want in ((["--paper"], ("de", 400, 100, None)), ([], ("rs", 400, 100, None)),
-                       (["--search", "de", "--popsize", "40"], ("de", 40, 100, None))):
+    from onepixel.search import DifferentialEvolution, RandomSearch
+
+    for argv, want in ((["--paper"], (DifferentialEvolution.paper(), None)), ([], (RandomSearch(), None)),
+                       (["--search", "de", "--popsize", "40"], (DifferentialEvolution(popsize=40), None)),
+                       (["--max-queries", "500"], (RandomSearch(budget=500), 500))):
         assert main(["evaluate", "-m", "allconv", "--out", str(tmp_path / "r"), *argv]) == 2
-        assert (captured["search"], captured["popsize"], captured["generations"], captured["max_queries"]) == want
+        assert (captured["search"], captured["max_queries"]) == want
         assert captured["n"] == 6  # without --n: a quick run, 6 images x 9 targeted attacks
 
 

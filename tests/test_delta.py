@@ -156,7 +156,7 @@ def test_rows_do_not_depend_on_their_batch_mates(cifar_like):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_batch_equals_one_by_one_with_delta(precision):
     clf = TorchClassifier(tiny_net(), precision=precision, batch_size=32, delta=True, delta_batch_size=8)
-    assert_batch_equals_one_by_one(clf, popsize=12, generations=6, pixels=2)
+    assert_batch_equals_one_by_one(clf, search="de", popsize=12, generations=6, pixels=2)
     assert clf._delta_used
 
 

@@ -276,7 +276,7 @@ def test_real_attack_succeeds_and_the_saved_png_says_so(v1, sample, tmp_path, sp
 
     photos, labels, _ = sample
     photo, label = photos[SHELTIE], int(labels[SHELTIE])
-    pa = attack_photo(v1, photo, label, space=space, pixels=k, popsize=100, generations=4, seed=seed,
+    pa = attack_photo(v1, photo, label, space=space, pixels=k, search="de", popsize=100, generations=4, seed=seed,
                       stop_on_success=True)
     res = pa.result
     assert res.success and res.predicted_after != label

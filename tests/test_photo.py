@@ -255,7 +255,7 @@ def _planted():
 def test_attack_photo_changes_exactly_k_pixels_and_checks_jpeg(space, k, tmp_path):
     # A photo a little larger than the model input: a file pixel still weighs enough on the planted pixel.
     photo = np.full((20, 27, 3), 100, np.uint8)
-    pa = attack_photo(_planted(), photo, 0, space=space, pixels=k, popsize=100, generations=40, seed=1)
+    pa = attack_photo(_planted(), photo, 0, space=space, pixels=k, search="de", popsize=100, generations=40, seed=1)
     assert pa.result.success and pa.result.predicted_after == 1
     expected = (16, 16, 3) if space == "input" else photo.shape
     assert pa.adversarial.shape == expected

@@ -177,14 +177,21 @@ def test_cli_search_choice_and_paper_flag(tiny_attack_args):
     assert main([*tiny_attack_args, "--paper", "--search", "rs"]) == 2
 
 
-def test_attack_defaults_to_rs_and_de_settings_select_de(planted, grey_images):
+def test_attack_defaults_to_rs_and_de_settings_need_de(planted, grey_images):
     from onepixel.api import DEFAULT_SEARCH
+    from onepixel.errors import InputError
+    from onepixel.search import DifferentialEvolution
 
     assert DEFAULT_SEARCH == "rs"
     rs = op.attack(planted, grey_images[:1], [0], stop_on_success=True)
     assert rs[0].success and rs[0].queries % 8 == 0 and rs[0].queries < 400  # rounds of 8, not generations of 400
-    de = op.attack(planted, grey_images[:1], [0], popsize=20, generations=3)
-    assert de[0].queries % 20 == 0  # a DE setting means DE
+    for search in (None, "rs", DifferentialEvolution(popsize=20)):  # never a silent switch, nor a setting ignored
+        with pytest.raises(InputError, match="popsize=20, generations=3: DE settings"):
+            op.attack(planted, grey_images[:1], [0], search=search, popsize=20, generations=3)
+    de = op.attack(planted, grey_images[:1], [0], search="de", popsize=20, generations=3)
+    assert de[0].queries % 20 == 0 and de[0].generations <= 3
+    same = op.attack(planted, grey_images[:1], [0], search=DifferentialEvolution(popsize=20, generations=3))
+    assert same[0].queries == de[0].queries and same[0].pixels == de[0].pixels
     paper = op.attack(planted, grey_images[:1], [0], search="de", stop_on_success=True)
     assert paper[0].queries % 400 == 0
 

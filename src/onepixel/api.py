@@ -8,16 +8,15 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from .assemble import runner_for, search_for
+from .assemble import runner_for, search_with
 from .errors import InputError
 from .inputs import as_batch, as_seeds, as_targets, check_input_size, check_max_queries, check_pixels
 from .models.base import Classifier
 from .models.callable import CallableClassifier
 from .objectives import Loss
 from .results import AttackResults
-from .runner import RunProgress
+from .runner import Runner, RunProgress
 from .search.base import Search
-from .search.de import DifferentialEvolution
 
 #: the search :func:`attack` uses when none is named (see docs/results.md)
 DEFAULT_SEARCH = "rs"
@@ -51,16 +50,6 @@ def as_classifier(model: Any, **options: Any) -> Classifier:
     raise InputError(f"cannot use a {type(model).__name__} as a model; pass an nn.Module, a Classifier, a callable, a zoo name or a file")
 
 
-def default_search(popsize: int = 400, generations: int = 100, strategy: str = "rand1",
-                   mutation: float | tuple[float, float] = 0.5, crossover: float | None = None) -> str:
-    """The search :func:`attack` uses when none is named: a caller who tunes DE means DE; otherwise the
-    strongest search per query (:data:`DEFAULT_SEARCH`)."""
-    paper = DifferentialEvolution.paper()
-    de_given = (popsize, generations, strategy, mutation, crossover) != \
-        (paper.popsize, paper.generations, paper.strategy, paper.mutation, paper.crossover)
-    return "de" if de_given else DEFAULT_SEARCH
-
-
 def attack(
     model: Any,
     images: Any,
@@ -70,10 +59,10 @@ def attack(
     targets: Any = None,
     seed: int | Sequence[int] = 0,
     search: Search | str | None = None,
-    popsize: int = 400,
-    generations: int = 100,
-    strategy: str = "rand1",
-    mutation: float | tuple[float, float] = 0.5,
+    popsize: int | None = None,
+    generations: int | None = None,
+    strategy: str | None = None,
+    mutation: float | tuple[float, float] | None = None,
     crossover: float | None = None,
     max_queries: int | None = None,
     threshold: float | None = None,
@@ -87,8 +76,9 @@ def attack(
     """Few-pixel black-box attack (Su, Vargas & Sakurai's one-pixel attack and stronger successors).
 
     The default search is ``"rs"``, the Sparse-RS-style random search, which beat the paper's DE at every
-    budget for 1, 3 and 5 pixels (docs/results.md); the paper's DE is ``search="de"`` with the default DE
-    settings, and passing any DE setting that differs from the paper's also selects DE.
+    budget for 1, 3 and 5 pixels (docs/results.md); the paper's DE is ``search="de"``, and DE with other
+    settings is ``search="de"`` with the DE keywords below or ``search=DifferentialEvolution(popsize=...)``.
+    DE keywords with another search are refused (they would change nothing).
 
     Args:
         model: a :class:`~onepixel.models.Classifier`, ``nn.Module``, zoo name, model file or callable.
@@ -104,12 +94,13 @@ def attack(
             on which other images are attacked with it.
         search: a search object, or a name for :func:`~onepixel.search.make_search` (``"rs"``, ``"de"``,
             ``"corner"``, ``"cma"``, ``"oracle"``; rs/corner/cma plan for ``max_queries``, else 10,000 queries
-            per image). Default (None): ``"rs"``, or DE if a DE setting below differs from the paper's.
-        popsize: DE population (paper: 400).
-        generations: DE generations (paper: 100).
-        strategy: DE strategy, ``"rand1"`` (the paper's), ``"best1"`` or ``"current-to-best1"``.
-        mutation: DE's F (paper: 0.5), or a ``(low, high)`` range to dither it per generation.
-        crossover: DE's crossover rate (paper: None, no crossover).
+            per image). Default (None): ``"rs"`` (:data:`DEFAULT_SEARCH`).
+        popsize: with ``search="de"``: DE population [default: the paper's 400].
+        generations: with ``search="de"``: DE generations [default: the paper's 100].
+        strategy: with ``search="de"``: ``"rand1"`` (the paper's), ``"best1"`` or ``"current-to-best1"``.
+        mutation: with ``search="de"``: DE's F (paper: 0.5), or a ``(low, high)`` range to dither it per
+            generation.
+        crossover: with ``search="de"``: DE's crossover rate (paper: None, no crossover).
         max_queries: per-image cap on search queries.
         threshold: early-stop probability (default 0.05 untargeted, 0.90 targeted).
         stop_on_success: stop each image at its first verified success instead of at the threshold.
@@ -130,13 +121,27 @@ def attack(
     Returns:
         :class:`AttackResults`, one :class:`AttackResult` per image, in input order.
     """
+    max_queries = check_max_queries(max_queries)
+    strategy_ = search_with(DEFAULT_SEARCH if search is None else search, max_queries, popsize=popsize,
+                            generations=generations, strategy=strategy, mutation=mutation, crossover=crossover)
+    clf, imgs, labs, tg, seeds, fmt = _prepared(model, images, labels, targets, pixels, seed, model_options,
+                                                preprocess)
+    runner = runner_for(clf, strategy_, targeted=tg is not None, pixels=int(pixels), max_queries=max_queries,
+                        threshold=threshold, stop_on_success=stop_on_success, loss=loss, memo=memo)
+    return _tagged(_run(runner, clf, imgs, labs, tg, seeds, progress), fmt)
+
+
+def _prepared(model: Any, images: Any, labels: Any, targets: Any, pixels: int, seed: int | Sequence[int],
+              model_options: dict | None, preprocess: Any) -> tuple[Classifier, np.ndarray, np.ndarray,
+                                                                    np.ndarray | None, list[int], Any]:
+    """The classifier and the checked inputs of :func:`attack`: images as uint8 at the model's input size
+    (and the caller's format, to hand adversarials back in), labels, targets and one seed per image."""
     from .interop import as_uint8, fit_to_model
 
     images, fmt = as_uint8(images)
     imgs, labs, _ = as_batch(images, labels)
     tg = as_targets(targets, labs)
     check_pixels(pixels, imgs.shape)
-    max_queries = check_max_queries(max_queries)
     seeds = as_seeds(seed, len(imgs))
     if model_options is not None and not isinstance(model_options, dict):
         raise InputError(f"model_options must be a dict of adapter options (got {type(model_options).__name__})")
@@ -144,21 +149,19 @@ def attack(
     clf = as_classifier(model, **options)
     imgs = fit_to_model(clf, imgs)
     check_input_size(clf, imgs)
-    if search is None:
-        search = default_search(popsize, generations, strategy, mutation, crossover)
-    named_de = isinstance(search, str) and search.lower() == "de"
-    de = DifferentialEvolution(popsize, generations, strategy, mutation, crossover) if named_de else None
-    runner = runner_for(clf, search_for(search, max_queries, de), targeted=tg is not None, pixels=int(pixels),
-                        max_queries=max_queries, threshold=threshold, stop_on_success=stop_on_success, loss=loss,
-                        memo=memo)
+    return clf, imgs, labs, tg, seeds, fmt
+
+
+def _run(runner: Runner, clf: Classifier, imgs: np.ndarray, labs: np.ndarray, tg: np.ndarray | None,
+         seeds: list[int], progress: bool | None) -> AttackResults:
+    """Run the attack, with a progress bar where one is wanted (default: in a terminal or a notebook)."""
     from .progress import QueryForecast, interactive, query_bar
 
     if not (interactive() if progress is None else progress):
-        return _tagged(runner.run(imgs, labs, tg, seeds), fmt)
+        return runner.run(imgs, labs, tg, seeds)
     forecast = QueryForecast()
     with query_bar("attack") as bar:
-        return _tagged(runner.run(imgs, labs, tg, seeds,
-                                  progress=lambda p: _show_progress(bar, p, clf, labs, tg, forecast)), fmt)
+        return runner.run(imgs, labs, tg, seeds, progress=lambda p: _show_progress(bar, p, clf, labs, tg, forecast))
 
 
 def _show_progress(bar: Any, p: RunProgress, clf: Classifier, labels: np.ndarray, targets: np.ndarray | None,

@@ -17,7 +17,7 @@ from .errors import InputError
 from .models.base import Classifier
 from .objectives import Criterion, Loss, Targeted, Untargeted
 from .runner import Runner
-from .search import SEARCHES, make_search
+from .search import make_search
 from .search.base import Search
 from .search.de import DifferentialEvolution
 
@@ -67,18 +67,6 @@ def search_with(search: Search | str, max_queries: int | None = None, **de_setti
 def fresh(search: Search) -> Search:
     """A new search with the same settings and no state (each batch of a campaign starts its own)."""
     return dataclasses.replace(search) if dataclasses.is_dataclass(search) else search
-
-
-def search_name(search: Search) -> str:
-    """The name :func:`~onepixel.search.make_search` knows ``search``'s class by (else the class name)."""
-    return next((name for name, kind in SEARCHES.items() if type(search) is kind), type(search).__name__)
-
-
-def search_settings(search: Search) -> dict[str, Any]:
-    """A search's own settings: every field it is built from (its dataclass fields, not its state)."""
-    if not dataclasses.is_dataclass(search):
-        return {}
-    return {f.name: getattr(search, f.name) for f in dataclasses.fields(search) if f.init and not f.name.startswith("_")}
 
 
 def most_queries(search: Search, pixels: int, shape: tuple[int, ...], max_queries: int | None = None) -> int:

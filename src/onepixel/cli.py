@@ -39,7 +39,6 @@ SEARCHES = {
     "cma": "CMA-ES",
     "oracle": "exhaustive scan of every one-pixel corner change (1 pixel only)",
 }
-PAPER_DE = {"popsize": 400, "generations": 100}
 
 
 class _Group(click.Group):
@@ -85,34 +84,38 @@ def search_options(f: Any) -> Any:
 
 
 def resolve_search(search_name: str, paper: bool, popsize: int | None, generations: int | None,
-                   max_queries: int | None, search_given: bool, loss: str = "probability") -> tuple[str, int, int]:
-    """``(search, popsize, generations)`` from the shared options; DE options with another search, or options
-    that change the paper's DE with ``--paper`` (its budget, its fitness), are errors (never a silent switch)."""
+                   max_queries: int | None, search_given: bool,
+                   loss: str = "probability") -> tuple[str, int | None, int | None]:
+    """``(search, popsize, generations)`` from the shared options (DE's: None where not given, the paper's with
+    ``--paper``); DE options with another search, or options that change the paper's DE with ``--paper`` (its
+    budget, its fitness), are errors (never a silent switch)."""
+    from .search.de import DifferentialEvolution
+
     de_given = [f"--{name} {value}" for name, value in (("popsize", popsize), ("generations", generations))
                 if value is not None]
     if paper:
+        the_paper = DifferentialEvolution.paper()
         clash = [f"--search {search_name}"] if search_given and search_name != "de" else []
         clash += [f"--{name} {value}" for name, value in (("popsize", popsize), ("generations", generations))
-                  if value is not None and value != PAPER_DE[name]]
+                  if value is not None and value != getattr(the_paper, name)]
         clash += [f"--max-queries {max_queries}"] if max_queries is not None else []
         clash += [f"--loss {loss}"] if loss != "probability" else []
         if clash:
             raise OnepixelError(f"--paper means the paper's DE (population 400, 100 generations, no query cap, the "
                                 f"class probability as fitness); "
                                 f"drop {', '.join(clash)}")
-        return "de", PAPER_DE["popsize"], PAPER_DE["generations"]
+        return "de", the_paper.popsize, the_paper.generations
     if search_name != "de" and de_given:
         raise OnepixelError(f"{' and '.join(de_given)}: DE options, but the search is {search_name}; add --search de "
                             f"(or --paper for the paper's DE), or drop them")
-    return search_name, popsize if popsize is not None else PAPER_DE["popsize"], generations if generations is not None else PAPER_DE["generations"]
+    return search_name, popsize, generations
 
 
 def cli_search(search_name: str, popsize: int | None, generations: int | None, max_queries: int | None) -> Any:
     """The search object of the resolved options (DE with its population and generations)."""
     from .assemble import search_with
 
-    de = {"popsize": popsize, "generations": generations} if search_name == "de" else {}
-    return search_with(search_name, max_queries, **de)
+    return search_with(search_name, max_queries, popsize=popsize, generations=generations)
 
 
 def _search_given(ctx: click.Context) -> bool:
@@ -193,6 +196,7 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
 
     search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
                                                        _search_given(ctx), loss)
+    search = cli_search(search_name, popsize, generations, max_queries)
     check_seed(seed, "--seed")
     check_max_queries(max_queries, "--max-queries")
     from .models.metadata import describe_model, explain_lines, parse_overrides
@@ -221,9 +225,8 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
     counts = sorted(set(pixels))  # a count < 1 is refused by the first attack, before any query
     tried = []  # (pixels, queries, success) per count, smallest first, until one fools the model
     for k in counts:
-        pa = attack_photo(clf, photo, lab, space=space, target=tgt, pixels=k, seed=seed, search=search_name,
-                          popsize=popsize, generations=generations, max_queries=max_queries,
-                          progress=not as_json, loss=loss)
+        pa = attack_photo(clf, photo, lab, space=space, target=tgt, pixels=k, seed=seed, search=search,
+                          max_queries=max_queries, progress=not as_json, loss=loss)
         tried.append((k, pa.result.queries, pa.result.success))
         if pa.result.success:
             break
@@ -233,10 +236,9 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
     fig_path = figure if adv_path is not None or figure_given else None
     _write_attack_files(pa, clf, adv_path, fig_path)
     # the most queries one attack could spend here (file space: the crop box is searched, not known here)
-    budget = most_queries(cli_search(search_name, popsize, generations, max_queries), tried[-1][0],
-                          pa.original.shape, max_queries) if space == "input" else None
+    budget = most_queries(search, tried[-1][0], pa.original.shape, max_queries) if space == "input" else None
     record = attack_record(pa, clf, image, search_name, lab is not None, tried, adv_path, fig_path, budget,
-                           {"popsize": popsize, "generations": generations} if search_name == "de" else {},
+                           {"popsize": search.popsize, "generations": search.generations} if search_name == "de" else {},
                            max_queries, several=len(counts) > 1)
     record["model"] = describe_model(clf)
     if as_json:
@@ -432,8 +434,8 @@ def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], 
                f"{' (the paper DE)' if paper else ''}{f', loss {loss}' if loss != 'probability' else ''}; "
                f"results go to {out}")
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
-                      seed=seed, popsize=popsize, generations=generations, max_queries=max_queries,
-                      search=search_name, loss=loss, batch_images=batch_images, data_path=data, space=space,
+                      seed=seed, max_queries=max_queries, search=cli_search(search_name, popsize, generations, max_queries),
+                      loss=loss, batch_images=batch_images, data_path=data, space=space,
                       model_options={"device": device, **({"preprocess": overrides} if overrides else {})},
                       workers=workers, ray=_ray_options(ray_address, ray_actors, ray_cpus, ray_gpus))
     print_summary(summarize(df), title=f"{model} — {protocol} protocol, {n} images, search {search_name}")

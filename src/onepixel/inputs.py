@@ -134,22 +134,22 @@ def check_max_queries(value: Any, name: str = "max_queries") -> int | None:
     return check_int(value, name, 1, hint="; omit it for no cap")
 
 
-def check_search(search: str, popsize: int, generations: int, max_queries: int | None) -> None:
-    """Build the named search once, so that its own checks (DE population, budget) run before any work."""
-    if search.lower() == "de":
-        from .search.de import DifferentialEvolution
+def check_search(search: Any, popsize: Any, generations: Any, max_queries: int | None) -> None:
+    """Build the search once, so that its own checks (DE population, budget; DE settings with another search)
+    run before any work."""
+    from .assemble import search_with
 
-        check_int(popsize, "popsize", 5, hint=" (DE needs at least 5 candidates to mutate)")
-        check_int(generations, "generations", 0)
-        DifferentialEvolution(popsize, generations)
-    else:
-        from .search import make_search
-
-        make_search(search, budget=max_queries)
+    if isinstance(search, str) and search.lower() == "de":
+        if popsize is not None:
+            check_int(popsize, "popsize", 5, hint=" (DE needs at least 5 candidates to mutate)")
+        if generations is not None:
+            check_int(generations, "generations", 0)
+    search_with(search.lower() if isinstance(search, str) else search, max_queries, popsize=popsize,
+                generations=generations)
 
 
 def check_evaluate_options(*, n: Any, pixels: Sequence[Any], mode: str, protocol: str, seed: Any, popsize: Any,
-                           generations: Any, max_queries: Any, search: str, batch_images: Any, space: str,
+                           generations: Any, max_queries: Any, search: Any, batch_images: Any, space: str,
                            workers: Any, loss: str = "probability") -> None:
     """Every setting of a campaign (:func:`onepixel.campaign.evaluate`), checked before its store is opened."""
     from .campaign.protocol import MODES, PROTOCOLS
@@ -172,8 +172,8 @@ def check_evaluate_options(*, n: Any, pixels: Sequence[Any], mode: str, protocol
     check_seed(seed)
     check_int(batch_images, "batch_images", 1, hint=" (attacks run together in one batch)")
     check_int(workers, "workers", 1)
-    if not isinstance(search, str):
-        raise InputError(f"search must be a name such as 'de' or 'rs' (got {search!r})")
+    if not isinstance(search, str) and not callable(getattr(search, "ask", None)):
+        raise InputError(f"search must be a name such as 'de' or 'rs', or a search object (got {search!r})")
     check_search(search, popsize, generations, check_max_queries(max_queries))
 
 

@@ -23,6 +23,7 @@ from ..inputs import check_evaluate_options, check_writable_folder
 from ..objectives import Loss, Targeted, Untargeted
 from ..search.base import Search
 from .batches import run_units
+from .config import search_config
 from .protocol import WorkUnit, make_units, sample_images
 from .store import ResultStore, load_results, run_lock
 from .workers import run_workers
@@ -102,10 +103,10 @@ def evaluate(
     mode: str = "both",
     protocol: str = "paper",
     seed: int = 0,
-    popsize: int = 400,
-    generations: int = 100,
+    popsize: int | None = None,
+    generations: int | None = None,
     max_queries: int | None = None,
-    search: str = "de",
+    search: str | Search = "de",
     loss: Loss = "probability",
     batch_images: int = 64,
     data_path: str | Path | None = None,
@@ -123,9 +124,11 @@ def evaluate(
 
     Args mirror the CLI: ``pixels`` are the pixel counts to attack with; ``mode`` is untargeted,
     targeted or both (the paper protocol always runs the targeted attacks, from which its non-targeted
-    success is derived); ``popsize``/``generations`` are the DE settings (paper: 400/100). ``search`` picks
-    another strategy by name (rs, corner, cma, oracle; see :mod:`onepixel.search`), planned around
-    ``max_queries``; those stop each attack at its first verified success, DE at the paper's thresholds.
+    success is derived). ``search`` is a name (de, rs, corner, cma, oracle; see :mod:`onepixel.search`; all
+    but DE planned around ``max_queries``) or a search object of one of those classes carrying its own
+    settings; ``popsize``/``generations`` set DE's population and generations with ``search="de"`` (default:
+    the paper's 400/100) and are refused with any other search. The store records the search's own settings.
+    DE stops each attack at the paper's thresholds, the other searches at the first verified success.
     ``loss`` is what the search minimises: ``"probability"`` (the paper's) or ``"margin"`` (to the strongest
     rival class), as in :func:`onepixel.attack`.
     For photo datasets, ``space`` is ``input`` (attack the cropped and resized model input, as the paper) or
@@ -176,7 +179,7 @@ def _evaluate(call: dict[str, Any], progress: bool, on_batch: Callable[[int, int
     clf = as_classifier(call["model"], **(call["model_options"] or {}))
     data = _attacked_images(clf, call)
     search = _search(call)
-    config = _run_config(call, clf, data)
+    config = _run_config(call, clf, data, search)
     store = ResultStore(call["out"], config)
     try:
         units, total = _units(clf, data, call, shard)
@@ -187,8 +190,8 @@ def _evaluate(call: dict[str, Any], progress: bool, on_batch: Callable[[int, int
         if _on_ray(ray) and todo:
             from .ray_backend import run_on_ray
 
-            job = {"popsize": call["popsize"], "generations": call["generations"], "max_queries": call["max_queries"],
-                   "search": call["search"].lower(), "file_space": file_space, "loss": call["loss"]}
+            job = {**search_config(search), "max_queries": call["max_queries"], "file_space": file_space,
+                   "loss": call["loss"]}
             run_on_ray(ray, str(call["model"]), call["model_options"] or {}, data.images, todo, total, store,
                        batch_images, job, progress)
         elif workers > 1 and todo:
@@ -218,20 +221,19 @@ def _attacked_images(clf: Any, call: dict[str, Any]) -> Dataset:
 
 def _search(call: dict[str, Any]) -> Search:
     """The search every batch of the campaign starts a fresh copy of."""
-    de = {"popsize": call["popsize"], "generations": call["generations"]} if call["search"].lower() == "de" else {}
-    return search_with(call["search"].lower(), call["max_queries"], **de)
+    search = call["search"].lower() if isinstance(call["search"], str) else call["search"]
+    return search_with(search, call["max_queries"], popsize=call["popsize"], generations=call["generations"])
 
 
-def _run_config(call: dict[str, Any], clf: Any, data: Dataset) -> dict[str, Any]:
+def _run_config(call: dict[str, Any], clf: Any, data: Dataset, search: Search) -> dict[str, Any]:
     """What the store records and a resumed run must match: the model, the data, the protocol and the search."""
     from .. import __version__
 
     photos = call["dataset"] in PHOTO_DATASETS
     return {
         **model_identity(call["model"], clf), "dataset": data.name, "n": call["n"], "pixels": sorted(set(call["pixels"])),
-        "mode": call["mode"], "protocol": call["protocol"], "seed": call["seed"], "search": call["search"].lower(),
-        "popsize": call["popsize"], "generations": call["generations"],
-        "strategy": "rand1", "mutation": 0.5, "crossover": None, "max_queries": call["max_queries"], "loss": call["loss"],
+        "mode": call["mode"], "protocol": call["protocol"], "seed": call["seed"], **search_config(search),
+        "max_queries": call["max_queries"], "loss": call["loss"],
         "untargeted_threshold": Untargeted.threshold, "targeted_threshold": Targeted.threshold,
         "onepixel_version": __version__,
         "batch_images": call["batch_images"], "classes": data.classes, "space": call["space"] if photos else "input",

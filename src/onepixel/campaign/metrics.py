@@ -188,10 +188,13 @@ def _any_target_first(tg, num_classes: int):
 def run_budget(df) -> int:
     """The per-attack query budget of a run: its cap, else the search's maximum (DE: population × (1 +
     generations)), else the most queries any attack used."""
-    cfg = df.attrs.get("config", {})
+    from .config import upgraded
+
+    cfg = upgraded(df.attrs.get("config", {}))
     cap = cfg.get("max_queries")
-    if cfg.get("search", "de") == "de" and cfg.get("popsize") and cfg.get("generations") is not None:
-        full = int(cfg["popsize"]) * (int(cfg["generations"]) + 1)
+    de = cfg.get("search_settings") or {} if cfg.get("search", "de") == "de" else {}
+    if de.get("popsize") and de.get("generations") is not None:
+        full = int(de["popsize"]) * (int(de["generations"]) + 1)
         return min(full, int(cap)) if cap else full
     if cap:
         return int(cap)

@@ -184,9 +184,9 @@ class AttackActor:
 
     def run(self, batch: int, job: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
         """Attack one batch; returns all its rows and its search queries."""
-        from ..assemble import search_with
         from ..data.datasets import Dataset
         from .batches import run_batch
+        from .config import search_of
 
         units = [WorkUnit(*u) for u in job["units"]]
         data = Dataset("shipped", _Images(job["index"], job["images"]), np.zeros(0, np.int64))
@@ -196,9 +196,7 @@ class AttackActor:
         self.live[0] = 0
         bar = progress_bar(len(units), "attack", "actor", disable=True)
         rows: Any = self.rows  # what run_batch needs of a store: add(row)
-        de = {"popsize": job["popsize"], "generations": job["generations"]} if job["search"] == "de" else {}
-        search = search_with(job["search"], job["max_queries"], **de)
-        run_batch(self.clf, data, units, rows, search, job["max_queries"], bar, stats, job["file_space"],
+        run_batch(self.clf, data, units, rows, search_of(job), job["max_queries"], bar, stats, job["file_space"],
                   job.get("loss", "probability"))
         return self.rows.since(batch, 0), int(stats["spent"])
 
@@ -283,8 +281,8 @@ def run_on_ray(spec: bool | str | RayOptions, model: Any, model_options: dict[st
                progress: bool = True) -> None:
     """Run the attacks ``todo`` on Ray actors and store each finished one in ``store``.
 
-    ``images`` are the dataset's (model-input) images by index; ``job`` holds the search settings (``popsize``,
-    ``generations``, ``max_queries``, ``search``, ``file_space``); ``total`` is the campaign's attack count
+    ``images`` are the dataset's (model-input) images by index; ``job`` holds the search as the run's
+    configuration records it (``search``, ``search_settings``), ``max_queries`` and ``file_space``; ``total`` is the campaign's attack count
     (for the progress bar)."""
     opts = RayOptions.of(spec)
     opts.check()

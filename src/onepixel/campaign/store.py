@@ -17,18 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .config import differences, upgraded, with_implied
 from .rows import COLUMNS, COLUMNS_ADDED_LATER, decode_changes, row_values
 
 DB_NAME = "results.sqlite"
 #: held by the process evaluating into a run folder (its workers share it)
 LOCK_NAME = ".evaluate.lock"
-
-# Settings that may differ between a run and its resumption without changing any result.
-_VOLATILE = {"onepixel_version", "batch_images", "device", "created", "data_path"}
-# Settings added after the first release, with what runs made before them implicitly used (``None``: anything,
-# because it was fixed by settings that are compared, e.g. the model's input size by its sha).
-_ADDED_LATER: dict[str, Any] = {"space": "input", "input_size": None, "loss": "probability"}
-
 
 #: what to do with a database SQLite itself cannot read
 _DAMAGED = ("onepixel cannot repair a damaged database: evaluate into another --out folder "
@@ -109,21 +103,15 @@ class ResultStore:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (json.dumps(config, sort_keys=True),))
             self.db.commit()
             return
-        old_filled = dict(old)
-        for key, implied in _ADDED_LATER.items():
-            if key not in old and key in config:
-                old_filled[key] = config[key] if implied is None else implied
-        volatile = set(_VOLATILE)
-        if old_filled.get("model_sha256") and old_filled.get("model_sha256") == config.get("model_sha256"):
-            volatile.add("model")  # the same model file by content, given by another path (another machine)
-        diff = sorted(k for k in set(old_filled) | set(config)
-                      if k not in volatile and old_filled.get(k) != config.get(k))
+        current = upgraded(old)  # an older store's configuration in today's form
+        diff = differences(current, config)
         if diff:
-            shown = "; ".join(f"{k}: {old.get(k)!r} here vs {config.get(k)!r} now" for k in diff[:4])
+            shown = "; ".join(f"{k}: {a!r} here vs {b!r} now" for k, a, b in diff[:4])
             raise InputError(f"{self.folder} holds a run with a different configuration ({shown}); "
                              "use another --out folder or the same settings to resume")
-        if old_filled != old:  # record the upgraded config so later checks compare every setting
-            self.db.execute("UPDATE meta SET value=? WHERE key='config'", (json.dumps(old_filled, sort_keys=True),))
+        filled = with_implied(current, config)
+        if filled != old:  # record the upgraded config so later checks compare every setting
+            self.db.execute("UPDATE meta SET value=? WHERE key='config'", (json.dumps(filled, sort_keys=True),))
             self.db.commit()
 
     def done_uids(self) -> set[str]:
@@ -243,7 +231,7 @@ def load_results(folder: str | Path):
     df["target"] = df["target"].astype("Int64")
     for name in COLUMNS_ADDED_LATER:  # a store from before the column (opened read-only: not migrated)
         df[name] = df[name].astype("Int64") if name in df else pd.array([pd.NA] * len(df), dtype="Int64")
-    df.attrs["config"] = config
+    df.attrs["config"] = upgraded(config)
     df.attrs["corrupt"] = corrupt
     return df
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..campaign.config import search_config, upgraded
 from ..campaign.metrics import ANY_TARGET
+from ..search.de import DifferentialEvolution
 
 # metric kinds (see onepixel.campaign.metrics) -> the paper's figure, per (table, network, pixels)
 PAPER: dict[tuple[str, str, int], dict[tuple[str, str], float]] = {
@@ -29,8 +31,6 @@ PAPER: dict[tuple[str, str, int], dict[tuple[str, str], float]] = {
     ("ImageNet", "alexnet", 1): {("untargeted", "rate"): 0.1604, ("untargeted", "confidence"): 0.2291},
 }
 CIFAR_NETS = {"allconv": "AllConv", "nin": "NiN", "vgg16": "VGG16"}
-_DE = {"search": "de", "popsize": 400, "generations": 100, "strategy": "rand1", "mutation": 0.5, "crossover": None,
-       "max_queries": None}
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,18 @@ def _network(cfg: dict[str, Any]) -> str:
 def paper_match(cfg: dict[str, Any]) -> PaperMatch:
     """Whether a run's settings (protocol, DE settings, network family, dataset) match a row of the paper."""
     reasons = []
-    de = {k: cfg.get(k, v if k in ("strategy", "mutation", "crossover") else None) for k, v in _DE.items()}
-    if de["search"] != "de":
-        reasons.append(f"search {de['search']}, not the paper's DE")
+    search = str(cfg.get("search", "de"))
+    if search != "de":
+        reasons.append(f"search {search}, not the paper's DE")
     else:
-        if (de["popsize"], de["generations"]) != (400, 100):
-            reasons.append(f"DE {de['popsize']} × {de['generations']}, not the paper's 400 × 100")
-        if (de["strategy"], de["mutation"], de["crossover"]) != ("rand1", 0.5, None):
+        de, paper = upgraded(cfg).get("search_settings") or {}, search_config(DifferentialEvolution.paper())["search_settings"]
+        if (de.get("popsize"), de.get("generations")) != (paper["popsize"], paper["generations"]):
+            reasons.append(f"DE {de.get('popsize')} × {de.get('generations')}, not the paper's "
+                           f"{paper['popsize']} × {paper['generations']}")
+        elif de != paper:
             reasons.append("DE variant other than the paper's rand/1, F = 0.5, no crossover")
-    if de["max_queries"]:
-        reasons.append(f"capped at {int(de['max_queries']):,} queries per attack")
+    if cfg.get("max_queries"):
+        reasons.append(f"capped at {int(cfg['max_queries']):,} queries per attack")
     dataset = str(cfg.get("dataset", ""))
     model = str(cfg.get("model", "")).lower()
     if dataset.startswith("cifar10"):

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from ..campaign.config import upgraded
 from ..campaign.metrics import (
     ANY_TARGET,
     budget_table,
@@ -234,7 +235,8 @@ def _settings(cfg: dict[str, Any], num_classes: int) -> str:
         parts.append(f"protocol {cfg.get('protocol', '?')}, mode {cfg.get('mode', '?')}")
     search = cfg.get("search", "de")
     if search == "de":
-        parts.append(f"DE population {cfg.get('popsize')} × {cfg.get('generations')} generations")
+        de = upgraded(cfg).get("search_settings") or {}
+        parts.append(f"DE population {de.get('popsize')} × {de.get('generations')} generations")
     else:
         parts.append(f"search {search}")
     if cfg.get("max_queries"):
