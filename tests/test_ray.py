@@ -19,7 +19,8 @@ from onepixel.campaign import evaluate, load_results
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from onepixel.campaign.ray_backend import RayOptions, load_model_spec  # noqa: E402
+from onepixel.campaign.ray_actor import load_model_spec  # noqa: E402
+from onepixel.campaign.ray_backend import RayOptions  # noqa: E402
 from onepixel.errors import OnepixelError  # noqa: E402
 
 pytestmark = [pytest.mark.ray, needs_shared(CIFAR_DIR), pytest.mark.usefixtures("one_torch_thread")]
