@@ -48,3 +48,53 @@ def test_model_adapters_do_not_import_the_zoo():
     for path in sorted((PACKAGE / "models").glob("*.py")):
         for module, names in _imports(path):
             assert "zoo" not in module.split(".") and "zoo" not in names, f"{path.name} imports {module} {names}"
+
+
+#: the most lines a module of the package may have (one job per module)
+MODULE_LINES = 400
+#: the most lines of code a function may have, its docstring not counted (small named steps)
+FUNCTION_LINES = 60
+
+
+def test_no_module_is_over_the_size_of_one_job():
+    big = {str(p.relative_to(PACKAGE)): n for p in sorted(PACKAGE.rglob("*.py"))
+           if (n := len(p.read_text().splitlines())) > MODULE_LINES}
+    assert not big, f"modules over {MODULE_LINES} lines (split them by job): {big}"
+
+
+def test_no_function_is_over_sixty_lines():
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+                if body and (n := body[-1].end_lineno - body[0].lineno + 1) > FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE)}: {node.name} ({n} lines)")
+    assert not long, f"functions over {FUNCTION_LINES} lines of code (name their steps): {long}"
+
+
+def test_entry_points_build_their_attack_through_assemble():
+    """Only assemble.py builds a Runner or a search by name; the entry points (api, cli, campaign, sweep,
+    spaces) ask it, so one setting means the same everywhere."""
+    builders = {"Runner", "make_search", "DifferentialEvolution", "RandomSearch", "CornerSearch", "CMAES", "Oracle"}
+    allowed = {"assemble.py", "runner.py", "oracle.py", "search", "campaign/config.py", "models"}
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(PACKAGE))
+        if rel in allowed or rel.split("/")[0] in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+                if name in builders:
+                    found.append(f"{rel}:{node.lineno} calls {name}")
+    assert not found, found
+
+
+def test_the_command_line_is_one_module_per_command_group():
+    cli = PACKAGE / "cli"
+    assert not (PACKAGE / "cli.py").exists() and (cli / "__init__.py").is_file()
+    for path in sorted(cli.glob("*_command*.py")):
+        for module, _ in _imports(path):
+            assert not module.startswith(".") or module.lstrip(".") in ("app", "options", "campaign_commands") \
+                or module.startswith(".."), f"{path.name} imports {module}: command modules share only app and options"
