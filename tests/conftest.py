@@ -61,3 +61,19 @@ def tiny_attack_args(tmp_path) -> list[str]:
     torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
     write_png(tmp_path / "img.png", np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.uint8))
     return ["attack", str(tmp_path / "img.png"), "-m", str(tmp_path / "net.pt"), "--figure", "none", "--json"]
+
+
+@pytest.fixture
+def scripted(tmp_path):
+    """For the command-line tests: a TorchScript net that a red pixel fools (PlantedRed) and an 8x8 grey PNG."""
+    import torch
+    from PIL import Image
+
+    from toys.nets import PlantedRed
+
+    path = tmp_path / "planted.pt"
+    torch.jit.script(PlantedRed()).save(str(path))
+    img = tmp_path / "grey.png"
+    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(img)
+    return path, img
+

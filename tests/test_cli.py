@@ -1,33 +1,16 @@
+"""The command line as a whole: help, version, one-line errors, the search options attack and evaluate share."""
+
 import json
-import re
 import subprocess
 import sys
 
 import click
-import numpy as np
 import pytest
-import torch
-from PIL import Image
 
+from cli_helpers import run
 from onepixel import __version__
 from onepixel.cli import main
 from onepixel.errors import OnepixelError
-from toys.nets import PlantedRed
-
-
-@pytest.fixture
-def scripted(tmp_path):
-    path = tmp_path / "planted.pt"
-    torch.jit.script(PlantedRed()).save(str(path))
-    img = tmp_path / "grey.png"
-    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(img)
-    return path, img
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_help_and_version(capsys):
@@ -35,52 +18,6 @@ def test_help_and_version(capsys):
     assert code == 0 and "attack" in out and "evaluate" in out
     code, out, _ = run(["--version"], capsys)
     assert code == 0 and __version__ in out
-
-
-def test_attack_a_torchscript_model_and_write_the_png(scripted, tmp_path, capsys):
-    model, img = scripted
-    out_png = tmp_path / "adv.png"
-    code, out, err = run(["attack", str(img), "--model", str(model), "--search", "de", "--popsize", "100",
-                          "--generations", "20", "--out", str(out_png), "--json"], capsys)
-    assert code == 0, err
-    rec = json.loads(out)
-    assert rec["success"] and rec["predicted_after"] == 1 and (rec["changes"][0]["x"], rec["changes"][0]["y"]) == (5, 2)
-    adv = np.asarray(Image.open(out_png))
-    changed = np.argwhere((adv != 128).any(-1))
-    assert changed.tolist() == [[2, 5]]
-
-
-def test_attack_prints_before_after_and_pixels(scripted, tmp_path, capsys):
-    model, img = scripted
-    code, out, _ = run(["attack", str(img), "-m", str(model), "--search", "de", "--popsize", "100", "--generations",
-                        "20", "-o", str(tmp_path / "a.png")], capsys)
-    assert code == 0
-    assert "before:" in out and "after:" in out and "pixel x=5 y=2" in out and "wrote" in out
-    found = re.search(r"SUCCESS \(untargeted, search de\): fooled after ([\d,]+) queries \(stopped at ([\d,]+) of at "
-                      r"most 2,100\), \d+ generations", out)  # DE: tuned population, stops at the paper's threshold
-    assert found and int(found[1].replace(",", "")) <= int(found[2].replace(",", ""))
-    assert "JPEG re-encode at quality 95" in out
-    code, out, _ = run(["attack", str(img), "-m", str(model), "--search", "rs", "--max-queries", "3",
-                        "-o", str(tmp_path / "b.png")], capsys)
-    assert code == 0 and re.search(r"search rs\)(: fooled after \d queries \(stopped at 3 of at most 3\)| after 3 of at "
-                                   r"most 3 queries), \d+ rounds", out)
-    assert ("SUCCESS" in out) == ("JPEG" in out)  # a failed attack says nothing about surviving JPEG
-
-
-def test_attack_with_several_counts_reports_the_fewest_that_fool(scripted, tmp_path, capsys):
-    model, img = scripted
-    code, out, _ = run(["attack", str(img), "-m", str(model), "-k", "3", "-k", "1", "--search", "de", "--popsize",
-                        "100", "--generations", "20", "-o", str(tmp_path / "a.png"), "--json"], capsys)
-    rec = json.loads(out)
-    assert code == 0 and rec["fewest_pixels"] == 1 and rec["sweep"] == [{"pixels": 1, "queries": rec["queries"],
-                                                                          "success": True}]
-    code, out, _ = run(["attack", str(img), "-m", str(model), "-k", "1", "-k", "2", "--search", "rs",
-                        "--max-queries", "2", "-o", str(tmp_path / "b.png")], capsys)
-    steps = re.findall(r"(\d) px (fooled it|failed) \((\d+) queries\)", out)
-    assert code == 0 and steps and steps[0][0] == "1" and all(s[2] == "2" for s in steps)
-    assert all(s[1] == "failed" for s in steps[:-1])  # counts stop at the first success
-    assert ("fewest pixels that fool it: " + steps[-1][0] in out) == (steps[-1][1] == "fooled it")
-    assert ("no count up to 2 pixels fooled it" in out) == (len(steps) == 2 and steps[-1][1] == "failed")
 
 
 @pytest.mark.parametrize(
@@ -174,47 +111,20 @@ def test_paper_means_the_papers_de_in_both_commands(scripted, tmp_path, capsys, 
         assert captured["n"] == 6  # without --n: a quick run, 6 images x 9 targeted attacks
 
 
-def test_attack_json_schema(scripted, tmp_path, capsys):
-    """Changes as objects, class names beside indices, the search that ran and its budget; where the label came from."""
-    model, img = scripted
-    names = tmp_path / "names.txt"
-    names.write_text("grey\nred\nother\n")
-    code, out, err = run(["attack", str(img), "-m", str(model), "--labels", str(names), "--max-queries", "400",
-                          "--json", "-o", str(tmp_path / "a.png")], capsys)
-    assert code == 0, err
-    rec = json.loads(out)
-    assert set(rec) >= {"success", "goal", "label", "label_name", "label_source", "target", "target_name",
-                        "predicted_before", "predicted_before_name", "predicted_after", "predicted_after_name",
-                        "search", "budget", "max_queries", "pixels", "changes", "queries", "first_success_query",
-                        "top5_before", "top5_after", "jpeg", "adversarial_png", "figure"}
-    assert rec["success"] and rec["goal"] == "untargeted" and rec["search"] == "rs" and rec["max_queries"] == 400
-    assert rec["label"] == 0 and rec["label_name"] == "grey" and rec["label_source"] == "model prediction"
-    assert rec["predicted_after"] == 1 and rec["predicted_after_name"] == "red" and rec["pixels"] == 1
-    assert rec["changes"] == [{"x": 5, "y": 2, "rgb": rec["changes"][0]["rgb"], "was": [128, 128, 128]}]
-    assert rec["top5_before"][0] == {"class": 0, "name": "grey", "p": rec["top5_before"][0]["p"]}
-    assert 0 < rec["queries"] <= rec["budget"] == 400
-    code, out, err = run(["attack", str(img), "-m", str(model), "--labels", str(names), "--label", "grey",
-                          "--target", "red", "--json",
-                        "--search", "de", "--popsize", "50", "--generations", "10", "--figure", "none",
-                        "-o", str(tmp_path / "b.png")], capsys)
-    assert code == 0, err
-    rec = json.loads(out)
-    assert rec["label_source"] == "given" and rec["target_name"] == "red" and rec["goal"] == "targeted"
-    assert rec["search"] == "de" and rec["search_settings"] == {"popsize": 50, "generations": 10}
-    assert rec["budget"] == 50 * 11
+def test_cli_search_choice_and_paper_flag(tiny_attack_args):
+    from onepixel.cli import main
+
+    assert main([*tiny_attack_args, "--search", "rs", "--max-queries", "40"]) == 0
+    assert main([*tiny_attack_args, "--paper", "--search", "rs"]) == 2
 
 
-def test_a_failed_attack_writes_no_image_unless_asked_and_never_says_true_class(scripted, tmp_path, capsys):
-    model, img = scripted
-    code, out, _ = run(["attack", str(img), "-m", str(model), "--max-queries", "2"], capsys)
-    assert code == 0 and "failed" in out and "no adversarial image written" in out
-    assert not (tmp_path / "grey-adv.png").exists() and not (tmp_path / "grey-adv-figure.png").exists()
-    assert "true:" not in out and "true class 0" not in out  # the label is the model's own prediction here
-    assert "attacked class 0: the model's prediction on the clean image" in out
-    code, out, _ = run(["attack", str(img), "-m", str(model), "--max-queries", "2", "-o", str(tmp_path / "b.png")], capsys)
-    assert code == 0 and (tmp_path / "b.png").is_file() and "the best attempt" in out
-    code, out, _ = run(["attack", str(img), "-m", str(model), "--label", "0", "--max-queries", "400"], capsys)
-    assert "true class, given by --label" in out and (tmp_path / "grey-adv.png").is_file()
+def test_cli_loss_option(tiny_attack_args, capsys):
+    args = tiny_attack_args
+    assert main([*args, "--loss", "margin", "--target", "1", "--max-queries", "40"]) == 0
+    assert json.loads(capsys.readouterr().out)["queries"] <= 40
+    assert main([*args, "--paper", "--loss", "margin"]) == 2
+    err = capsys.readouterr().err
+    assert "--paper means the paper's DE" in err and "drop --loss margin" in err and "Traceback" not in err
 
 
 def test_tables_in_a_log_are_not_wrapped_mid_word(capsys):

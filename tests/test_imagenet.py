@@ -8,7 +8,6 @@ them skip with the reason when that folder is absent. ONNX models are written by
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 
@@ -293,47 +292,6 @@ def test_real_attack_succeeds_and_the_saved_png_says_so(v1, sample, tmp_path, sp
 
 
 @needs_v1
-def test_cli_attack_on_a_photo_prints_top5_and_writes_png_and_figure(tmp_path, capsys, sample):
-    from PIL import Image
-
-    from onepixel.cli import main
-
-    photo = SAMPLE / "n02105855_Shetland_sheepdog.JPEG"
-    out = tmp_path / "adv.png"
-    args = ["attack", str(photo), "--model", str(V1), "--labels", "imagenet", "--space", "file", "-k", "5",
-            "--search", "de", "--popsize", "40", "--generations", "4", "--out", str(out)]
-    assert main(args + ["--json"]) == 0
-    rec = json.loads(capsys.readouterr().out)
-    assert rec["space"] == "file" and rec["image_size"] == [500, 375] and rec["changed_pixels"] == 5
-    assert rec["label"] == 230 and len(rec["top5_before"]) == 5 and rec["top5_before"][0]["class"] == 230
-    assert set(rec["jpeg"]) == {"quality", "predicted", "predicted_name", "label_prob", "survives"} and rec["jpeg"]["quality"] == 95
-    assert out.is_file() and Image.open(out).size == (500, 375)
-    figure = tmp_path / "adv-figure.png"
-    assert rec["figure"] == str(figure) and Image.open(figure).format == "PNG"
-
-    assert main(args[:6] + ["--space", "input", "-k", "1", "--search", "de", "--popsize", "20", "--generations", "1",
-                            "--out", str(out), "--figure", "none"]) == 0
-    text = capsys.readouterr().out
-    assert "top-5 before: 230 (Shetland sheepdog)" in text and "top-5 after:" in text
-    assert "input space, 128x128: 1 pixel(s) changed" in text
-    assert ("JPEG re-encode at quality 95" in text) == ("SUCCESS" in text)  # JPEG survival only of a success
-    assert Image.open(out).size == (128, 128)
-
-
-@needs_v1
-def test_cli_labels_file_and_errors(tmp_path, capsys):
-    from onepixel.cli import main
-
-    photo = SAMPLE / "n02105855_Shetland_sheepdog.JPEG"
-    (tmp_path / "few.txt").write_text("a\nb\n")
-    assert main(["attack", str(photo), "--model", str(V1), "--labels", str(tmp_path / "few.txt")]) == 2
-    assert "2 classes but the model has 1000" in capsys.readouterr().err
-    (tmp_path / "page.onnx").write_text("<html></html>")
-    assert main(["attack", str(photo), "--model", str(tmp_path / "page.onnx")]) == 2
-    assert "not an ONNX protobuf" in capsys.readouterr().err
-
-
-@needs_v1
 def test_runtimes_without_their_own_thread_setting_follow_omp_num_threads(monkeypatch):
     from onepixel.models.base import default_threads
     from onepixel.models.tflite import TFLiteClassifier
@@ -343,23 +301,6 @@ def test_runtimes_without_their_own_thread_setting_follow_omp_num_threads(monkey
     assert TFLiteClassifier(V1).num_threads == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "junk")
     assert default_threads() == (os.cpu_count() or 1)
-
-
-@needs_v1
-@needs_sample
-def test_the_cli_shows_no_tflite_info_lines(tmp_path):
-    """The runtime's own "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." (C++, once per process, so a
-    fresh process) does not reach the user's terminal; the attack's own output does."""
-    import subprocess
-    import sys
-
-    photo = sorted(SAMPLE.glob("*.JPEG"))[0]
-    r = subprocess.run([sys.executable, "-m", "onepixel.cli", "attack", str(photo), "--model", str(V1),
-                        "--max-queries", "20", "--out", str(tmp_path / "a.png"), "--figure", "none"],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert "INFO" not in r.stderr and "INFO" not in r.stdout and "XNNPACK" not in r.stderr
-    assert "queries" in r.stdout
 
 
 def test_native_info_lines_are_dropped_and_other_native_lines_kept(capfd):

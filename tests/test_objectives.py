@@ -1,10 +1,8 @@
-import json
 
 import numpy as np
 import pytest
 
 import onepixel as op
-from onepixel.cli import main
 from onepixel.errors import InputError
 from toys.black_boxes import FlatPocket
 
@@ -52,12 +50,3 @@ def test_margin_finds_a_pocket_where_the_target_probability_is_flat():
                                                     stop_on_success=True, loss=loss))
              for loss in ("probability", "margin")}
     assert found["margin"] == 8 and found["probability"] < 8
-
-
-def test_cli_loss_option(tiny_attack_args, capsys):
-    args = tiny_attack_args
-    assert main([*args, "--loss", "margin", "--target", "1", "--max-queries", "40"]) == 0
-    assert json.loads(capsys.readouterr().out)["queries"] <= 40
-    assert main([*args, "--paper", "--loss", "margin"]) == 2
-    err = capsys.readouterr().err
-    assert "--paper means the paper's DE" in err and "drop --loss margin" in err and "Traceback" not in err

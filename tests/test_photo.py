@@ -204,15 +204,6 @@ def test_bad_photo_files_give_one_line_errors(tmp_path):
         read_image(tmp_path / "dot.png")
 
 
-def test_cli_reports_a_bad_photo_in_one_line(tmp_path, capsys):
-    from onepixel.cli import main
-
-    (tmp_path / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(20))
-    assert main(["attack", str(tmp_path / "cut.jpg"), "--model", "allconv"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "\n" not in err
-
-
 def test_photo_csv_loader(tmp_path):
     from onepixel.data.photos import load_photo_csv
 

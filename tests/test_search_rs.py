@@ -170,13 +170,6 @@ def test_unevaluated_proposals_are_never_accepted():
     assert np.array_equal(rs.algorithm.loc, before[0]) and np.array_equal(rs.algorithm.fit, before[1])
 
 
-def test_cli_search_choice_and_paper_flag(tiny_attack_args):
-    from onepixel.cli import main
-
-    assert main([*tiny_attack_args, "--search", "rs", "--max-queries", "40"]) == 0
-    assert main([*tiny_attack_args, "--paper", "--search", "rs"]) == 2
-
-
 def test_attack_defaults_to_rs_and_de_settings_need_de(planted, grey_images):
     from onepixel.api import DEFAULT_SEARCH
     from onepixel.errors import InputError
