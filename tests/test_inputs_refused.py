@@ -27,11 +27,8 @@ SMALL = ["evaluate", "-m", "resnet20", "--n", "2", "--search", "de", "--popsize"
 
 
 @pytest.fixture
-def files(tmp_path):
-    model = tmp_path / "planted.pt"
-    torch.jit.script(PlantedRed()).save(str(model))
-    img = tmp_path / "grey.png"
-    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(img)
+def files(tmp_path, scripted):
+    model, img = scripted
     return {"img": img, "model": model, "tmp": tmp_path}
 
 
