@@ -179,8 +179,9 @@ class LogBar:
         if self._fraction() >= self.last_fraction + self.step or now - self.last_t >= self.seconds:
             self._line(now)
 
-    def write(self, s: str) -> None:
-        print(s, file=self._out(), flush=True)
+    def write(self, s: str, file: Any = None) -> None:
+        """A line beside the bar, as tqdm's ``write`` (``file``: where it goes, e.g. the Ray driver's stderr)."""
+        print(s, file=file or self._out(), flush=True)
 
     def close(self) -> None:
         if not self.closed:
