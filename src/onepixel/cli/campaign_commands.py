@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..data.datasets import DATASETS
 from ..errors import OnepixelError
 from ..objectives import Loss
 from .app import cli
@@ -31,7 +32,7 @@ def quick_n(protocol: str, mode: str, dataset: str) -> int:
               ".pt TorchScript), or a Hugging Face checkpoint (folder or cached hub id).")
 @click.option("--preprocess", "preprocess_items", multiple=True, metavar="KEY=VALUE",
               help="Override the model's declared preprocessing, as for onepixel attack (recorded in the run).")
-@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet-sample", "photos", "imagenet-val", "folder"]),
+@click.option("--dataset", type=click.Choice(list(DATASETS)),
               default="cifar10", show_default=True,
               help="cifar10, cifar100 (official archive or its folder; --data or cache), or photos in a folder (--data): "
                    "imagenet-sample / photos (labels.csv), imagenet-val (synset folders, or flat val photos with the "
