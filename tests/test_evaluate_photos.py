@@ -40,3 +40,21 @@ def test_imagenet_sample_both_spaces(tmp_path, space):
     assert "(paper " not in text and "the paper's ImageNet figure is for BVLC AlexNet" in text
     assert f"mobilenet_v1_0.25_128_quant.tflite — paper protocol, {space} space" in text
     assert "one untargeted attack per image" in text and "DE population 10 × 2 generations" in text
+
+
+@pytest.mark.parametrize("space", ["input", "file"])
+def test_strict_protocol_on_photos_keeps_the_photos_the_model_gets_right(tmp_path, space):
+    """Strict picks correctly classified photos, each seen as its attack sees it (file space: through the crop +
+    resize black box, one photo at a time, since photos differ in size)."""
+    from onepixel.data.datasets import load_dataset
+    from onepixel.models.loading import load_model
+    from onepixel.spaces import default_preprocess, file_crop
+
+    df = evaluate(str(MODEL), tmp_path / space, dataset="imagenet-sample", data_path=PHOTOS, n=3, protocol="strict",
+                  mode="untargeted", search="rs", max_queries=8, space=space, progress=False)
+    assert len(df) == 3
+    clf = load_model(str(MODEL))
+    photos = load_dataset("imagenet-sample", "test", PHOTOS, getattr(clf, "class_names", None))
+    for i in df["image"]:
+        crop = file_crop(clf, photos.images[int(i)], default_preprocess(clf, None))
+        assert crop.classifier.probs(crop.region[None]).argmax(1)[0] == photos.labels[int(i)]

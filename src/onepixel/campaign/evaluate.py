@@ -79,14 +79,28 @@ def _declared_preprocessing(clf: Any, model_options: dict | None) -> dict[str, A
                                                 if isinstance(overrides, dict) and overrides else {})}
 
 
-def _select_images(clf: Any, data: Dataset, n: int, protocol: str, seed: int) -> np.ndarray:
+def _clean_predictions(clf: Any, data: Dataset, idx: np.ndarray, file_space: bool) -> np.ndarray:
+    """The model's classes for images ``idx``, each seen as the attack will see it: in file space a photo
+    through its crop + resize black box, one photo at a time (photos differ in size)."""
+    if file_space:
+        from ..spaces import default_preprocess, file_crop
+
+        pre = default_preprocess(clf, None)
+        crops = [file_crop(clf, data.images[int(i)], pre) for i in idx]
+        return np.asarray([c.classifier.probs(c.region[None]).argmax(1)[0] for c in crops], dtype=np.int64)
+    if isinstance(data.images, list):  # photos resized to the model's input are a list too
+        return clf.probs(np.stack([data.images[int(i)] for i in idx])).argmax(1)
+    return clf.probs(np.asarray(data.images[idx])).argmax(1)
+
+
+def _select_images(clf: Any, data: Dataset, n: int, protocol: str, seed: int, file_space: bool = False) -> np.ndarray:
     order = sample_images(len(data.labels), len(data.labels), seed)
     if protocol == "paper":
         return order[:n]
     chosen: list[int] = []
     for start in range(0, len(order), 512):  # strict: correctly classified images, in the sampled order
         idx = order[start : start + 512]
-        pred = clf.probs(np.asarray(data.images[idx])).argmax(1)
+        pred = _clean_predictions(clf, data, idx, file_space)
         chosen += idx[pred == data.labels[idx]].tolist()
         if len(chosen) >= n:
             break
@@ -245,7 +259,8 @@ def _run_config(call: dict[str, Any], clf: Any, data: Dataset, search: Search) -
 
 def _units(clf: Any, data: Dataset, call: dict[str, Any], shard: tuple[int, int] | None) -> tuple[list[WorkUnit], int]:
     """The campaign's attacks (a worker's share of them) and how many the whole campaign has."""
-    chosen = _select_images(clf, data, call["n"], call["protocol"], call["seed"])
+    photos = isinstance(data.images, list)
+    chosen = _select_images(clf, data, call["n"], call["protocol"], call["seed"], photos and call["space"] == "file")
     num_classes = len(data.classes or []) or int(clf.num_classes or data.labels.max() + 1)
     units = make_units(chosen, data.labels[chosen], sorted(set(call["pixels"])), call["protocol"], call["mode"],
                        num_classes, call["seed"])
