@@ -28,6 +28,7 @@ from onepixel.campaign import evaluate
 from onepixel.progress import QueryForecast
 
 FRACTIONS = (0.1, 0.2, 0.5)
+BATCH = 64  #: images per batch of the recorded campaign
 
 
 def record(model: str, n: int, out: Path) -> list[dict]:
@@ -49,7 +50,7 @@ def record(model: str, n: int, out: Path) -> list[dict]:
     runner_module.Runner.run = recorded  # type: ignore[method-assign]
     try:
         evaluate(model, out / "run", n=n, pixels=[1], mode="untargeted", protocol="strict", search="rs",
-                 batch_images=64, progress=False)
+                 batch_images=BATCH, progress=False)
     finally:
         runner_module.Runner.run = real_run  # type: ignore[method-assign]
     return rounds
@@ -93,6 +94,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/onepixel-eta"))
     ap.add_argument("--replay", type=Path, default=None, help="Replay a recorded rounds.json instead of running.")
     args = ap.parse_args()
+    if args.replay is None and args.n > BATCH:
+        # the replay reads the rounds as one run; a second batch restarts the runner's clock and image arrays
+        ap.error(f"--n {args.n}: at most {BATCH} images (one batch of the campaign), so the rounds form one run")
     if args.replay is not None:
         rounds = json.loads(args.replay.read_text())
     else:
