@@ -367,3 +367,24 @@ def test_evaluate_takes_the_loss_of_attack_stores_it_and_refuses_to_resume_with_
     assert "loss: 'margin' here vs 'probability' now" in capsys.readouterr().err
     assert main([*common[:-2], "--paper", "--loss", "margin", "--out", str(tmp_path / "x")]) == 2
     assert "drop --loss margin" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_a_run_of_rs_walking_every_corner_resumes_with_sweep_1_and_is_refused_without(tmp_path, capsys):
+    """Runs stored by rs walking every corner change (``sweep`` 1.0: older rs, or ``--sweep 1``) are told apart
+    from today's default (0.5) by name, and ``--sweep 1`` resumes them from the command line."""
+    import torch
+    from torch import nn
+
+    from onepixel.cli import main
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)).eval()
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
+    common = ["evaluate", "-m", str(tmp_path / "net.pt"), "--n", "1", "--max-queries", "40", "--out", str(tmp_path / "r")]
+    assert main([*common, "--sweep", "1"]) == 0
+    assert load_results(tmp_path / "r").attrs["config"]["search_settings"]["sweep"] == 1.0
+    capsys.readouterr()
+    assert main(common) == 2
+    assert "sweep: 1.0 here vs 0.5 now" in capsys.readouterr().err
+    assert main([*common, "--sweep", "1"]) == 0
+    assert len(load_results(tmp_path / "r")) == 9  # nothing attacked twice

@@ -39,6 +39,10 @@ def test_help_and_version(capsys):
          "--generations 5: DE options, but the search is cma; add --search de"),
         (["attack", "{img}", "--model", "{model}", "--paper", "--popsize", "50"], "drop --popsize 50"),
         (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--paper", "--max-queries", "9"], "drop --max-queries 9"),
+        (["evaluate", "--model", "allconv", "--out", "{tmp}/r", "--search", "de", "--sweep", "1"],
+         "--sweep 1.0: an rs option, but the search is de"),
+        (["attack", "{img}", "--model", "{model}", "--paper", "--sweep", "1"], "an rs option, but the search is de"),
+        (["attack", "{img}", "--model", "{model}", "--sweep", "0"], "--sweep"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(scripted, tmp_path, argv, needle):

@@ -47,7 +47,7 @@ from .options import class_name, class_names_of, cli_search, parse_class, resolv
 def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None, preprocess_items: tuple[str, ...],
            explain: bool, space: str, pixels: tuple[int, ...],
            target: str | None, label: str | None, search_name: str, paper: bool, max_queries: int | None,
-           popsize: int | None, generations: int | None, seed: int, device: str, loss: str, out: Path | None,
+           popsize: int | None, generations: int | None, sweep: float | None, seed: int, device: str, loss: str, out: Path | None,
            figure: Path | None, as_json: bool) -> None:
     """Attack one IMAGE file (any size: photos are centre-cropped and resized to the model's input) and write
     the adversarial PNG plus a before/after figure. One attack takes seconds on a CPU for a CIFAR-10 net (at
@@ -60,7 +60,7 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
 
     search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
                                                        search_given(ctx), loss)
-    search = cli_search(search_name, popsize, generations, max_queries)
+    search = cli_search(search_name, popsize, generations, max_queries, sweep)
     check_seed(seed, "--seed")
     check_max_queries(max_queries, "--max-queries")
     from ..models.metadata import describe_model, explain_lines, parse_overrides

@@ -71,7 +71,7 @@ def quick_n(protocol: str, mode: str, dataset: str) -> int:
 @click.pass_context
 def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], dataset: str, split: str, n: int | None, pixels: tuple[int, ...], mode: str,
              protocol: str, search_name: str, paper: bool, max_queries: int | None, popsize: int | None,
-             generations: int | None, loss: Loss, seed: int, device: str, batch_images: int, data: Path | None, space: str,
+             generations: int | None, sweep: float | None, loss: Loss, seed: int, device: str, batch_images: int, data: Path | None, space: str,
              workers: int, ray_address: str | None, ray_actors: int | None, ray_cpus: float, ray_gpus: float,
              out: Path) -> None:
     """Run the paper's (or the strict) evaluation protocol on many images; every attack is stored at once,
@@ -85,6 +85,7 @@ def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], 
     overrides = parse_overrides(preprocess_items)
     search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
                                                        search_given(ctx), loss)
+    search = cli_search(search_name, popsize, generations, max_queries, sweep)
     quick = n is None
     n = quick_n(protocol, mode, dataset) if n is None else n
     # refuse bad settings before the header line, so a refused start prints one line only
@@ -96,7 +97,7 @@ def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], 
                f"{' (the paper DE)' if paper else ''}{f', loss {loss}' if loss != 'probability' else ''}; "
                f"results go to {out}")
     df = run_evaluate(model, out, dataset=dataset, split=split, n=n, pixels=list(pixels), mode=mode, protocol=protocol,
-                      seed=seed, max_queries=max_queries, search=cli_search(search_name, popsize, generations, max_queries),
+                      seed=seed, max_queries=max_queries, search=search,
                       loss=loss, batch_images=batch_images, data_path=data, space=space,
                       model_options={"device": device, **({"preprocess": overrides} if overrides else {})},
                       workers=workers, ray=ray_options(ray_address, ray_actors, ray_cpus, ray_gpus))

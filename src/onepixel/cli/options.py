@@ -3,6 +3,7 @@ meanings) and how class names and durations are read and written."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -55,6 +56,10 @@ def search_options(f: Any) -> Any:
         click.option("--generations", type=int, default=None,
                      help="[DE only: with --search de] generations after the first population [default: 100, the "
                           "paper's]."),
+        click.option("--sweep", type=click.FloatRange(min=0.0, max=1.0, min_open=True), default=None,
+                     help="[rs only] At 1 pixel, the share of the corner changes walked before the completion and "
+                          "refinement [default: 0.5]; 1 walks every one, as rs did before, which resumes runs "
+                          "stored by it."),
         click.option("--loss", type=click.Choice(LOSSES), default="probability", show_default=True,
                      help="What the search minimises: the paper's class probability, or the margin to the strongest "
                           "rival class (helps targeted attacks where the target's probability is flat)."),
@@ -95,11 +100,20 @@ def resolve_search(search_name: str, paper: bool, popsize: int | None, generatio
     return search_name, popsize, generations
 
 
-def cli_search(search_name: str, popsize: int | None, generations: int | None, max_queries: int | None) -> Any:
-    """The search object of the resolved options (DE with its population and generations)."""
+def cli_search(search_name: str, popsize: int | None, generations: int | None, max_queries: int | None,
+               sweep: float | None = None) -> Any:
+    """The search object of the resolved options (DE with its population and generations, rs with its sweep)."""
     from ..assemble import search_with
 
-    return search_with(search_name, max_queries, popsize=popsize, generations=generations)
+    if sweep is not None and search_name != "rs":
+        raise OnepixelError(f"--sweep {sweep}: an rs option, but the search is {search_name}; drop --sweep, or use "
+                            "--search rs without --paper")
+    from ..search import RandomSearch
+
+    search = search_with(search_name, max_queries, popsize=popsize, generations=generations)
+    if sweep is None or not isinstance(search, RandomSearch):  # (rs is a RandomSearch: checked above)
+        return search
+    return dataclasses.replace(search, sweep=sweep)
 
 
 def search_given(ctx: click.Context) -> bool:
