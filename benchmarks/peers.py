@@ -70,27 +70,26 @@ def _pick_images(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
-def onepixel_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:
+def _onepixel(name: str, **settings) -> tuple[str, AttackFn]:
+    """onepixel attacking one image at a time with ``settings`` (attack()'s keywords) on top of its defaults."""
     clf = zoo.load(name)
 
     def attack(image: np.ndarray, label: int, seed: int) -> tuple[np.ndarray, int]:
-        # search="de": the paper's DE like the peers (attack()'s default is the random search)
-        r = op.attack(clf, image[None], np.array([label]), search="de", popsize=popsize, generations=generations,
-                      seed=seed, stop_on_success=True)[0]
+        r = op.attack(clf, image[None], np.array([label]), seed=seed, stop_on_success=True, **settings)[0]
         return r.adversarial, r.queries + r.verify_queries
 
     return op.__version__, attack
+
+
+def onepixel_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:
+    # search="de": the paper's DE like the peers (attack()'s default is the random search)
+    return _onepixel(name, search="de", popsize=popsize, generations=generations)
 
 
 def onepixel_default_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:
-    """onepixel as users run it, one image at a time: attack()'s default search and budget, nothing else set."""
-    clf = zoo.load(name)
-
-    def attack(image: np.ndarray, label: int, seed: int) -> tuple[np.ndarray, int]:
-        r = op.attack(clf, image[None], np.array([label]), seed=seed, stop_on_success=True)[0]
-        return r.adversarial, r.queries + r.verify_queries
-
-    return op.__version__, attack
+    """onepixel as users run it: attack()'s default search and budget, nothing else set (population and
+    generations are the peers' and not used)."""
+    return _onepixel(name)
 
 
 def torchattacks_attacker(name: str, popsize: int, generations: int) -> tuple[str, AttackFn]:

@@ -104,15 +104,14 @@ def cli_search(search_name: str, popsize: int | None, generations: int | None, m
                sweep: float | None = None) -> Any:
     """The search object of the resolved options (DE with its population and generations, rs with its sweep)."""
     from ..assemble import search_with
-
-    if sweep is not None and search_name != "rs":
-        raise OnepixelError(f"--sweep {sweep}: an rs option, but the search is {search_name}; drop --sweep, or use "
-                            "--search rs without --paper")
     from ..search import RandomSearch
 
     search = search_with(search_name, max_queries, popsize=popsize, generations=generations)
-    if sweep is None or not isinstance(search, RandomSearch):  # (rs is a RandomSearch: checked above)
+    if sweep is None:
         return search
+    if not isinstance(search, RandomSearch):
+        raise OnepixelError(f"--sweep {sweep}: an rs option, but the search is {search_name}; drop --sweep, or use "
+                            "--search rs without --paper")
     return dataclasses.replace(search, sweep=sweep)
 
 
