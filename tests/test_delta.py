@@ -153,6 +153,60 @@ def test_rows_do_not_depend_on_their_batch_mates(cifar_like):
     assert clf.has_fast_precision
 
 
+def _small_round_query(clf: TorchClassifier, images: np.ndarray, rows: int = 160) -> np.ndarray:
+    """A campaign's greedy round: 8 one-pixel proposals for each of rows / 8 images."""
+    rng = np.random.default_rng(5)
+    which = np.repeat(np.arange(20) % len(images), 8)
+    x, y = rng.integers(0, 32, (160, 1)), rng.integers(0, 32, (160, 1))
+    colours = (rng.integers(0, 2, (160, 1, 3)) * 255).astype(np.uint8)
+    return clf.query(torch.from_numpy(images), which[:rows], x[:rows], y[:rows], colours[:rows], rows_per_image=8)
+
+
+def _chunk_sizes(engine) -> list[int]:  # noqa: ANN001
+    """Spy on the rows of every delta chunk the engine runs."""
+    sizes: list[int] = []
+    run = engine._run
+
+    def spied(plan, chw, bases, which, *rest):  # noqa: ANN001
+        sizes.append(len(which))
+        return run(plan, chw, bases, which, *rest)
+
+    engine._run = spied
+    return sizes
+
+
+def _bf16_allconv(delta_batch_size: int) -> TorchClassifier:
+    torch.manual_seed(0)
+    return TorchClassifier(_randomise_bn(build("allconv")), preprocess=Preprocess.cifar10(), precision="bf16",
+                           delta=True, delta_batch_size=delta_batch_size)
+
+
+def test_small_search_rounds_run_in_wide_chunks_that_change_no_score(cifar_like):
+    clf = _bf16_allconv(64)
+    sizes = _chunk_sizes(clf.delta_engine())
+    wide = _small_round_query(clf, cifar_like)
+    assert set(sizes[-3:]) == {64}  # 160 rows in 3 chunks of 64, not 20 of 8
+    assert sum(sizes[:-3]) == 4 * 64  # after one check of 64 rows in chunks of 8, 16, 32 and 64
+    sizes.clear()
+    again = _small_round_query(clf, cifar_like)
+    assert sizes == [64] * 3 and np.array_equal(again, wide)  # checked once per plan
+    eights = _bf16_allconv(8)  # every chunk 8 rows: the search's own size
+    assert np.array_equal(_small_round_query(eights, cifar_like), wide)
+
+
+def test_chunks_stay_the_search_s_size_where_a_bigger_chunk_would_change_scores(cifar_like):
+    clf = TorchClassifier(tiny_net(), precision="fp32", delta=True, delta_batch_size=64)
+    engine = clf.delta_engine()
+    sizes = _chunk_sizes(engine)
+    spied = engine._run
+    engine._run = lambda plan, chw, bases, which, *rest: spied(plan, chw, bases, which, *rest) + 1e-3 * len(which)
+    together = _small_round_query(clf, cifar_like)
+    assert sizes == [8] * 8 + [16] * 4 + [32] * 2 + [64] + [8] * 20  # the check failed: chunks of the search's 8 rows
+    sizes.clear()
+    assert np.array_equal(_small_round_query(clf, cifar_like, rows=8), together[:8])
+    assert sizes == [8]
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_batch_equals_one_by_one_with_delta(precision):
     clf = TorchClassifier(tiny_net(), precision=precision, batch_size=32, delta=True, delta_batch_size=8)
