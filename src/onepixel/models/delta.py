@@ -9,8 +9,9 @@ size for every candidate of a class (see :mod:`onepixel.models.delta_plan`), so 
 arbitrary positions runs as one tensor with index-based gathers and scatters and no Python loop over rows.
 
 Results equal the full forward up to floating-point summation order (within 1e-5 on fp32 logits for the zoo
-models). Each class runs in chunks of exactly ``batch_size`` rows (padded like the full forward's chunks) and
-the clean activations are computed in fixed batches, so a row's scores never depend on its batch-mates.
+models). Each class runs in padded chunks of a fixed size (the search's, or bigger where the plan has shown
+that the size changes no score) and the clean activations are computed in fixed batches, so a row's scores
+never depend on its batch-mates.
 """
 
 from __future__ import annotations
