@@ -57,7 +57,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"  # the spawned workers' threads
-    settings = {"n": args.n, "popsize": args.popsize, "generations": args.generations,
+    settings = {"n": args.n, "search": "de", "popsize": args.popsize, "generations": args.generations,
                 "batch_images": args.batch_images, "protocol": "paper", "progress": False}
     t0 = time.perf_counter()
     ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20,

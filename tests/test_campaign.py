@@ -69,7 +69,7 @@ def test_a_worker_keeps_its_live_query_count_for_the_parent(tmp_path, monkeypatc
             seen.append(tuple(self[3:]))
 
     live = Live([0] * 6)
-    evaluate("resnet20", tmp_path / "r", n=6, popsize=12, generations=3, batch_images=9, protocol="paper",
+    evaluate("resnet20", tmp_path / "r", n=6, search="de", popsize=12, generations=3, batch_images=9, protocol="paper",
              progress=False, _shard=(1, 2), _live=(live, 1))
     df = load_results(tmp_path / "r")
     spent = int(df["queries"].sum())
@@ -256,8 +256,8 @@ def test_verify_rebuilds_every_attack_and_names_what_differs(tmp_path):
 
     env = {**os.environ, "ONEPIXEL_DATA": str(CIFAR_DIR)}
     run = tmp_path / "run"
-    df = evaluate("resnet20", run, n=4, mode="untargeted", protocol="strict", popsize=12, generations=4,
-                  data_path=CIFAR_DIR, progress=False)
+    df = evaluate("resnet20", run, n=4, mode="untargeted", protocol="strict", search="de", popsize=12,
+                  generations=4, data_path=CIFAR_DIR, progress=False)
     v = verify_run(run, data_path=CIFAR_DIR)
     assert v.agrees and v.attacks == 4 and v.successes_here == v.stored_successes == int(df.success.sum())
     assert v.max_prob_diff_successes < 1e-5 and v.max_prob_diff_failures < 1e-5  # same machine, same fp32
@@ -388,3 +388,11 @@ def test_a_run_of_rs_walking_every_corner_resumes_with_sweep_1_and_is_refused_wi
     assert "sweep: 1.0 here vs 0.5 now" in capsys.readouterr().err
     assert main([*common, "--sweep", "1"]) == 0
     assert len(load_results(tmp_path / "r")) == 9  # nothing attacked twice
+
+
+def test_the_python_campaign_has_the_cli_s_defaults_a_quick_run_with_rs(tmp_path):
+    from onepixel.campaign.protocol import quick_images
+
+    df = evaluate("allconv", tmp_path / "r", protocol="strict", mode="untargeted", max_queries=16, progress=False)
+    assert df["image"].nunique() == quick_images("strict", "untargeted", "cifar10") == 50
+    assert df.attrs["config"]["search"] == "rs" and (df["queries"] <= 16).all()

@@ -16,7 +16,7 @@ pytest.importorskip("ai_edge_litert")
 @pytest.mark.parametrize("space", ["input", "file"])
 def test_imagenet_sample_both_spaces(tmp_path, space):
     df = evaluate(str(MODEL), tmp_path / space, dataset="imagenet-sample", data_path=PHOTOS, n=2, protocol="paper",
-                  popsize=10, generations=2, space=space, progress=False)
+                  search="de", popsize=10, generations=2, space=space, progress=False)
     assert len(df) == 2 and (df["mode"] == "untargeted").all()  # ImageNet: the paper's untargeted protocol
     assert (df["queries"] == 30).all()
     for changes in df["changes"]:

@@ -241,7 +241,7 @@ def test_one_hwc_image_with_its_label_in_a_list():
 
 
 def test_evaluate_api_refuses_bad_settings_before_opening_the_store(tmp_path):
-    for kwargs in ({"seed": -1}, {"seed": 1.5}, {"max_queries": 0}, {"batch_images": 0}, {"popsize": 0}, {"n": 0}):
+    for kwargs in ({"seed": -1}, {"seed": 1.5}, {"max_queries": 0}, {"batch_images": 0}, {"search": "de", "popsize": 0}, {"n": 0}):
         with pytest.raises(InputError):
             evaluate("resnet20", tmp_path / "r", progress=False, **kwargs)
         assert not (tmp_path / "r" / "results.sqlite").exists()

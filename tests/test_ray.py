@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.ray, needs_shared(CIFAR_DIR), pytest.mark.usefixtures(
 
 SMALL = {"object_store_memory": 80 * 2**20, "include_dashboard": False}
 # 6 images x 9 targets = 54 attacks; enough generations that a batch of 3 is still running when a node goes
-SETTINGS = {"n": 6, "popsize": 12, "generations": 12, "batch_images": 3, "protocol": "paper"}
+SETTINGS = {"n": 6, "search": "de", "popsize": 12, "generations": 12, "batch_images": 3, "protocol": "paper"}
 CMD = [sys.executable, "-m", "onepixel.cli", "evaluate", "-m", "resnet20", "--n", "6", "--search", "de", "--popsize", "12",
        "--generations", "12", "--batch-images", "3", "--protocol", "paper"]
 

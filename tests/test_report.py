@@ -10,8 +10,8 @@ pytestmark = needs_shared(CIFAR_DIR)
 def test_report_has_every_table_and_figure(tmp_path, monkeypatch):
     monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
     a, b = tmp_path / "paper", tmp_path / "strict"
-    evaluate("resnet20", a, n=4, protocol="paper", popsize=20, generations=4, progress=False)
-    evaluate("allconv", b, n=4, protocol="strict", mode="untargeted", popsize=40, generations=6, progress=False)
+    evaluate("resnet20", a, n=4, protocol="paper", search="de", popsize=20, generations=4, progress=False)
+    evaluate("allconv", b, n=4, protocol="strict", mode="untargeted", search="de", popsize=40, generations=6, progress=False)
     html, md = write_report([a, b], tmp_path / "rep", gallery=4)
     text, mdt = html.read_text(), md.read_text()
     for needle in ("Robust accuracy", "clean accuracy", "accuracy under attack", "Success at fixed query budgets",

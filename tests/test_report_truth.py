@@ -60,7 +60,7 @@ def test_the_store_and_the_curve_hold_the_first_success_not_the_stop(tmp_path):
     photos = _photos(tmp_path / "photos", [128, 124, 132, 128], [0, 0, 0, 0])
     clf = _toy(toy.probs)
     df = evaluate(clf, tmp_path / "run", dataset="photos", data_path=photos, n=4, protocol="strict",
-                  mode="untargeted", popsize=POP, generations=GENS, batch_images=4, progress=False)
+                  mode="untargeted", search="de", popsize=POP, generations=GENS, batch_images=4, progress=False)
     images = model_input_view(load_dataset("photos", "test", photos), clf).images
     assert df["success"].all() and len(df) == 3  # the strict protocol keeps the 3 photos the toy gets right
     later = 0
@@ -98,8 +98,8 @@ def paper_toy_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("toy")
     photos = _photos(tmp / "photos", [128, 128, 100, 150], [0, 0, 0, 0], red=[1])
     run = tmp / "a" / "run"
-    evaluate(_toy(_spot_or_red), run, dataset="photos", data_path=photos, n=4, protocol="paper", popsize=40,
-             generations=10, progress=False)
+    evaluate(_toy(_spot_or_red), run, dataset="photos", data_path=photos, n=4, protocol="paper", search="de",
+             popsize=40, generations=10, progress=False)
     return tmp, run
 
 

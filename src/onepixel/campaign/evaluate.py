@@ -24,7 +24,7 @@ from ..objectives import Loss, Targeted, Untargeted
 from ..search.base import Search
 from .batches import run_units
 from .config import search_config
-from .protocol import WorkUnit, make_units, sample_images
+from .protocol import WorkUnit, make_units, quick_images, sample_images
 from .store import ResultStore, load_results, run_lock
 from .workers import run_workers
 
@@ -112,7 +112,7 @@ def evaluate(
     out: str | Path,
     dataset: str = "cifar10",
     split: str = "test",
-    n: int = 500,
+    n: int | None = None,
     pixels: tuple[int, ...] | list[int] = (1,),
     mode: str = "both",
     protocol: str = "paper",
@@ -120,7 +120,7 @@ def evaluate(
     popsize: int | None = None,
     generations: int | None = None,
     max_queries: int | None = None,
-    search: str | Search = "de",
+    search: str | Search = "rs",
     loss: Loss = "probability",
     batch_images: int = 64,
     data_path: str | Path | None = None,
@@ -136,7 +136,9 @@ def evaluate(
     """Run ``protocol`` on ``n`` images of ``dataset`` and store each attack in ``out``; returns the
     results DataFrame. Re-running with the same settings resumes; other settings are refused.
 
-    Args mirror the CLI: ``pixels`` are the pixel counts to attack with; ``mode`` is untargeted,
+    Args mirror the CLI, defaults included: ``n`` images (None: a quick run of minutes on a CPU, about
+    :data:`~onepixel.campaign.protocol.QUICK_ATTACKS` attacks or 5 photos; the paper used 500) attacked with the
+    random search ``"rs"`` (the paper's DE is ``search="de"``); ``pixels`` are the pixel counts to attack with; ``mode`` is untargeted,
     targeted or both (the paper protocol always runs the targeted attacks, from which its non-targeted
     success is derived). ``search`` is a name (de, rs, corner, cma, oracle; see :mod:`onepixel.search`; all
     but DE planned around ``max_queries``) or a search object of one of those classes carrying its own
@@ -159,6 +161,7 @@ def evaluate(
     :class:`~onepixel.campaign.ray_backend.RayOptions` also sets the actors and their CPUs and GPUs. The same
     store, the same results; the model must be a zoo name or a file.
     """
+    n = quick_images(protocol, mode, dataset) if n is None else n
     call = {k: v for k, v in locals().items() if k not in _HOW}
     # every setting is checked before the store is opened: a refused start leaves the run folder as it was
     check_evaluate_options(n=n, pixels=pixels, mode=mode, protocol=protocol, seed=seed, popsize=popsize,

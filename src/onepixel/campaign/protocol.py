@@ -68,6 +68,19 @@ def attacks_per_image(protocol: str, mode: str, num_classes: int) -> int:
     return int(untargeted) + (num_classes - 1) * int(targeted)
 
 
+#: how many attacks a campaign runs when no image count is given: minutes on a CPU
+QUICK_ATTACKS = 50
+
+
+def quick_images(protocol: str, mode: str, dataset: str) -> int:
+    """Images for about :data:`QUICK_ATTACKS` attacks (CIFAR-10, CIFAR-100), or 5 photos: a run of minutes on a
+    CPU, the size of a campaign started without an image count."""
+    classes = {"cifar10": 10, "cifar100": 100}.get(dataset)
+    if classes is None:  # photos: larger models, slower queries
+        return 5
+    return max(1, -(-QUICK_ATTACKS // attacks_per_image(protocol, mode, classes)))
+
+
 def make_units(images: np.ndarray, labels: np.ndarray, pixels: list[int], protocol: str, mode: str,
                num_classes: int, seed: int) -> list[WorkUnit]:
     """Work units for dataset ``images`` (indices) with their true ``labels``."""

@@ -7,24 +7,12 @@ from typing import Any
 
 import click
 
+from ..campaign.protocol import QUICK_ATTACKS, quick_images
 from ..data.datasets import DATASETS
 from ..errors import OnepixelError
 from ..objectives import Loss
 from .app import cli
 from .options import cli_search, duration, resolve_search, search_given, search_options
-
-#: how many attacks a campaign runs when --n is not given: minutes on a CPU
-QUICK_ATTACKS = 50
-
-
-def quick_n(protocol: str, mode: str, dataset: str) -> int:
-    """Images for about :data:`QUICK_ATTACKS` attacks (CIFAR-10), or 5 photos: a run of minutes on a CPU."""
-    from ..campaign.protocol import attacks_per_image
-
-    classes = {"cifar10": 10, "cifar100": 100}.get(dataset)
-    if classes is None:  # photos: larger models, slower queries
-        return 5
-    return max(1, -(-QUICK_ATTACKS // attacks_per_image(protocol, mode, classes)))
 
 
 @cli.command()
@@ -86,7 +74,7 @@ def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], 
     search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
                                                        search_given(ctx), loss)
     quick = n is None
-    n = quick_n(protocol, mode, dataset) if n is None else n
+    n = quick_images(protocol, mode, dataset) if n is None else n
     # refuse bad settings before the header line, so a refused start prints one line only
     check_evaluate_options(n=n, pixels=pixels, mode=mode, protocol=protocol, seed=seed, popsize=popsize,
                            generations=generations, max_queries=max_queries, search=search_name,
