@@ -30,10 +30,11 @@ SPENDS = {
 }
 #: settings each search refuses
 BAD = {
-    "de": [{"strategy": "best2"}, {"popsize": 3}, {"generations": -1}, {"crossover": 1.5}],
+    "de": [{"strategy": "best2"}, {"popsize": 3}, {"generations": -1}, {"crossover": 1.5}, {"mutation": 2.5},
+           {"mutation": -0.1}, {"mutation": (1.0, 0.5)}, {"mutation": (0.5, 3.0)}, {"mutation": (0.1, 0.2, 0.3)}],
     "rs": [{"budget": 0}, {"batch": 0}, {"p_init": 0.0}, {"local": 1.5}, {"radius": 0}, {"temperature": -1.0},
            {"centre": 0.0}, {"elite": 0}, {"refine": -1}, {"sweep": 0.0}, {"sweep": 1.5}],
-    "corner": [{"top": 0}, {"batch": 0}, {"levels": 1}],
+    "corner": [{"budget": 0}, {"top": 0}, {"batch": 0}, {"levels": 1}],
     "cma": [{"budget": 0}, {"popsize": 1}, {"sigma": 0.0}],
     "oracle": [{"batch": 0}, {"levels": 1}],
 }

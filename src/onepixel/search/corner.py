@@ -44,8 +44,9 @@ class CornerSearch(Search):
 
     def __post_init__(self) -> None:
         colour_grid(1, self.levels)
-        if self.top < 1 or self.batch < 1:
-            raise InputError(f"top and batch must be >= 1 (got top={self.top}, batch={self.batch})")
+        if self.top < 1 or self.batch < 1 or self.budget < 1:
+            raise InputError(f"budget, top and batch must be >= 1 (got budget={self.budget}, top={self.top}, "
+                             f"batch={self.batch})")
 
     @property
     def _sp(self) -> PixelSpace:

@@ -49,9 +49,12 @@ class DifferentialEvolution(Search):
         if self.crossover is not None and not 0.0 <= self.crossover <= 1.0:
             raise InputError(f"crossover rate must be in [0, 1] (got {self.crossover})")
         if isinstance(self.mutation, (list, tuple)):  # dithering: one (low, high) pair, kept as a tuple
-            if len(self.mutation) != 2:
-                raise InputError(f"mutation must be F or a (low, high) pair (got {self.mutation})")
+            if len(self.mutation) != 2 or not 0.0 <= self.mutation[0] < self.mutation[1] <= 2.0:
+                raise InputError(f"mutation must be F in [0, 2] or a (low, high) pair with 0 <= low < high <= 2 "
+                                 f"(got {self.mutation})")
             self.mutation = (float(self.mutation[0]), float(self.mutation[1]))
+        elif not 0.0 <= self.mutation <= 2.0:  # scipy's range for F: beyond it the mutants leave the space
+            raise InputError(f"mutation F must be in [0, 2] (got {self.mutation}; the paper's is 0.5)")
 
     @classmethod
     def paper(cls) -> DifferentialEvolution:
