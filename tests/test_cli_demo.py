@@ -32,3 +32,23 @@ def test_demo_in_fast_mode_on_a_toy_model_shows_both_attacks_and_the_next_comman
     for command in ("--protocol paper --paper --device cuda", "--protocol strict --mode untargeted", "onepixel attack"):
         assert command in text
     assert re.search(r"up to 545 M queries\): [\d.]+ (s|min|h|days) here; on a GPU about", text)
+
+
+def test_demo_says_at_which_query_each_example_first_fooled_the_model(tmp_path, monkeypatch, capsys):
+    """The example lines give the query of the first success, as stored, not where the search stopped (a search
+    finishes its round: the demo's first AllConv example fooled at query 2 and stopped at 8)."""
+    from onepixel.campaign import load_results
+
+    monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
+    toy = tmp_path / "toy.pt"
+    torch.jit.script(CentrePixel()).save(str(toy))
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--model", str(toy), "--n", "3", "--max-queries", "200"]) == 0
+    text = capsys.readouterr().out
+    df = load_results(out / "run")
+    first = df[df["success"]].sort_values("queries").iloc[0]
+    line = re.search(rf"test image #{int(first['image'])}, .*", text).group(0)
+    assert f"fooled at query {int(first['first_success_query']):,}" in line
+    assert "after" not in line.split("fooled at")[0]  # no queries-to-the-stop passed off as the success's
+    for m in re.finditer(r"-> \w+ fooled at query ([\d,]+)", text):  # the targeted tries: each at its first success
+        assert int(m.group(1).replace(",", "")) <= 200

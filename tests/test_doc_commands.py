@@ -2,7 +2,7 @@
 current code.
 
 The pages' fenced code blocks are read in document order. In a ``bash`` block, each line that calls ``onepixel``
-is a command; in a ``python`` block, the whole block is code. Commands and code of one page run in order in one
+is a command and each ``python3 -c "CODE"`` line is code; in a ``python`` block, the whole block is code. Commands and code of one page run in order in one
 scratch folder (so a run that one command writes is there for the next) that holds the files the examples name:
 ``cat.png`` (a CIFAR-10 test image of a cat, one that falls fast). A block preceded by the HTML comment
 
@@ -50,8 +50,9 @@ class Snippet:
         return f"{self.page}:{self.line}"
 
 
-def commands(body: str) -> list[tuple[int, str]]:
-    """The ``onepixel`` command lines of a bash block (continuations joined), with their line offset."""
+def commands(body: str) -> list[tuple[int, str, str]]:
+    """The ``onepixel`` command lines of a bash block (continuations joined) as ("bash", command) and its
+    ``python3 -c`` lines as ("python", code), with their line offset."""
     out, buf, start = [], "", 0
     for i, line in enumerate(body.splitlines()):
         if not buf:
@@ -63,7 +64,9 @@ def commands(body: str) -> list[tuple[int, str]]:
         while words and re.match(r"^[A-Z_]+=", words[0]):  # VAR=value prefixes
             words.pop(0)
         if words and words[0] == "onepixel":
-            out.append((start, shlex.join(words)))
+            out.append((start, "bash", shlex.join(words)))
+        elif len(words) >= 3 and words[0] in ("python", "python3") and words[1] == "-c":
+            out.append((start, "python", words[2]))
         buf = ""
     return out
 
@@ -76,7 +79,7 @@ def snippets(page: Path) -> list[Snippet]:
         line = text[:m.start("body")].count("\n") + 1
         run = m.group("mode") != "parse-only"
         if m.group("lang") == "bash":
-            found += [Snippet(rel, line + i, "bash", cmd, run) for i, cmd in commands(m.group("body"))]
+            found += [Snippet(rel, line + i, lang, text, run) for i, lang, text in commands(m.group("body"))]
         elif m.group("lang") == "python":
             found.append(Snippet(rel, line, "python", m.group("body"), run))
     return found
@@ -156,3 +159,22 @@ def test_page_commands_run(page, tmp_path, monkeypatch, one_torch_thread, regist
         else:
             exec(compile(s.text, s.where, "exec"), namespace)
         print(f"{time.perf_counter() - start:6.1f} s  {s.where}  {s.text.splitlines()[0][:90]}")
+
+
+@pytest.mark.skipif(not CIFAR_DIR.is_dir(), reason=f"{CIFAR_DIR} is absent (the line reads CIFAR-10)")
+def test_readme_makes_the_image_its_commands_attack_before_the_first_one(tmp_path, monkeypatch):
+    """A newcomer has no ``cat.png``: the README shows the line that makes it before its first command that reads
+    it, and that line, run in an empty folder, writes the cat the tests attack."""
+    from PIL import Image
+
+    from onepixel.data import load_cifar10
+
+    found = snippets(ROOT / "README.md")
+    first_use = next(i for i, s in enumerate(found) if s.lang == "bash" and "cat.png" in s.text)
+    makers = [s for s in found[:first_use] if s.lang == "python" and "cat.png" in s.text]
+    assert makers, "README.md attacks cat.png without showing how to make it first"
+    monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(makers[-1].text, makers[-1].where, "exec"), {"__name__": "__docs__"})
+    x, _ = load_cifar10("test")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "cat.png").convert("RGB")), x[CAT])

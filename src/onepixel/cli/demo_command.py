@@ -65,7 +65,7 @@ def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> 
         adv = apply_changes(x[int(row["image"])], row["changes"])
         demo_example(clf, names, out / "untargeted", x[int(row["image"])], adv, int(row["image"]),
                       int(row["label"]), int(row["predicted_after"]), float(row["predicted_prob_after"]),
-                      int(row["queries"]), None)
+                      first_success(row["first_success_query"], row["queries"]), int(row["queries"]), None)
 
         q, t = targeted_step(clf, names, x, fooled, max_queries, out)
         queries, seconds = queries + q, seconds + t
@@ -91,21 +91,30 @@ def targeted_step(clf: Any, names: list[str], x: np.ndarray, fooled: Any, max_qu
     targets = pick["predicted_after"].to_numpy()
     res = run_attack(clf, x[imgs], labels, targets=targets, max_queries=max_queries, stop_on_success=True)
     hit = next((j for j, r in enumerate(res) if r.success), None)
-    tried = ", ".join(f"#{i} {names[lab]} -> {names[t]} {'fooled' if r.success else 'failed'} "
-                      f"({r.queries:,} queries)" for i, lab, t, r in zip(imgs, labels, targets, res))
+    tried = ", ".join(f"#{i} {names[lab]} -> {names[t]} " + (
+        f"fooled at query {first_success(r.first_success_query, r.queries):,}" if r.success else
+        f"failed ({r.queries:,} queries)") for i, lab, t, r in zip(imgs, labels, targets, res))
     click.echo(f"   tried {tried}")
     if hit is None:
         click.echo(f"   none succeeded within {max_queries:,} queries; try --max-queries 4864.")
     else:
         r = res[hit]
         demo_example(clf, names, out / "targeted", x[imgs[hit]], r.adversarial, int(imgs[hit]), r.label,
-                     r.predicted_after, r.predicted_prob_after, r.queries, r.target)
+                     r.predicted_after, r.predicted_prob_after, first_success(r.first_success_query, r.queries),
+                     r.queries, r.target)
     return sum(r.queries for r in res), max(r.seconds for r in res)
 
 
+def first_success(query: Any, queries: Any) -> int:
+    """The query at which an attack first fooled the model (a run stored before that was recorded: where it
+    stopped, an upper bound)."""
+    return int(queries) if query is None or query != query else int(query)  # None or NaN: not recorded
+
+
 def demo_example(clf: Any, names: list[str], stem: Path, image: np.ndarray, adv: np.ndarray, index: int, label: int,
-                  after: int, p_after: float, queries: int, target: int | None) -> None:
-    """Say what one attack did and write its adversarial PNG and before/after figure (``stem``-adversarial.png,
+                  after: int, p_after: float, fooled_at: int, queries: int, target: int | None) -> None:
+    """Say what one attack did (the query that first fooled the model, and where the search stopped: it
+    finishes its round) and write its adversarial PNG and before/after figure (``stem``-adversarial.png,
     ``stem``-figure.png)."""
     from ..figure import before_after, changed_pixels
     from ..imageio import write_png
@@ -113,8 +122,9 @@ def demo_example(clf: Any, names: list[str], stem: Path, image: np.ndarray, adv:
     before = clf.probs(image[None])[0]
     (px, py), = changed_pixels(image, adv)[:1] or [(0, 0)]
     goal = f"target {names[target]}: " if target is not None else ""
+    stopped = f" (the search stopped at {queries:,})" if queries != fooled_at else ""
     click.echo(f"   test image #{index}, a {names[label]} (p={before[label]:.2f}): {goal}now {names[after]} "
-               f"(p={p_after:.2f}) after {queries:,} queries, pixel x={px} y={py} changed from "
+               f"(p={p_after:.2f}), fooled at query {fooled_at:,}{stopped}, pixel x={px} y={py} changed from "
                f"{tuple(int(v) for v in image[py, px])} to {tuple(int(v) for v in adv[py, px])}")
     write_png(stem.with_name(stem.name + "-adversarial.png"), adv)
     fig = before_after(image, adv, stem.with_name(stem.name + "-figure.png"), titles=(
