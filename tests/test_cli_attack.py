@@ -43,14 +43,14 @@ def test_attack_prints_before_after_and_pixels(scripted, tmp_path, capsys):
                         "20", "-o", str(tmp_path / "a.png")], capsys)
     assert code == 0
     assert "before:" in out and "after:" in out and "pixel x=5 y=2" in out and "wrote" in out
-    found = re.search(r"SUCCESS \(untargeted, search de\): fooled after ([\d,]+) queries \(stopped at ([\d,]+) of at "
+    found = re.search(r"SUCCESS \(untargeted, search de\): fooled at query ([\d,]+) \(stopped at ([\d,]+) of at "
                       r"most 2,100\), \d+ generations", out)  # DE: tuned population, stops at the paper's threshold
     assert found and int(found[1].replace(",", "")) <= int(found[2].replace(",", ""))
     assert "JPEG re-encode at quality 95" in out
     code, out, _ = run(["attack", str(img), "-m", str(model), "--search", "rs", "--max-queries", "3",
                         "-o", str(tmp_path / "b.png")], capsys)
-    assert code == 0 and re.search(r"search rs\)(: fooled after \d queries \(stopped at 3 of at most 3\)| after 3 of at "
-                                   r"most 3 queries), \d+ rounds", out)
+    assert code == 0 and re.search(r"search rs\)(: fooled at query \d \(stopped at 3 of at most 3\)| after 3 of at "
+                                   r"most 3 queries), (1 round|\d+ rounds),", out)
     assert ("SUCCESS" in out) == ("JPEG" in out)  # a failed attack says nothing about surviving JPEG
 
 
@@ -175,3 +175,29 @@ def test_the_cli_shows_no_tflite_info_lines(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "INFO" not in r.stderr and "INFO" not in r.stdout and "XNNPACK" not in r.stderr
     assert "queries" in r.stdout
+
+
+def test_a_targeted_attack_shows_the_targets_probability_and_a_failure_suggests_what_helps(scripted, tmp_path, capsys):
+    """The text names the target's probability after the attack (not only the attacked class's); a failed attack
+    suggests more pixels or queries (and, targeted, the margin loss), never --target, which makes it harder."""
+    model, img = scripted
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--target", "2", "--max-queries", "8"], capsys)
+    rec_code, rec_out, _ = run(["attack", str(img), "-m", str(model), "--target", "2", "--max-queries", "8",
+                                "--json"], capsys)
+    rec = json.loads(rec_out)
+    assert code == rec_code == 0 and not rec["success"]  # class 2 is out of the planted net's reach
+    assert f"target 2 p={rec['target_prob_after']:.3f})" in out.split("\nafter:", 1)[1].splitlines()[0]
+    assert "try -k 3, a larger --max-queries or --loss margin" in out and "--target for" not in out
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--max-queries", "2"], capsys)
+    assert "failed" in out and "try -k 3 or a larger --max-queries)" in out and ", target" not in out
+
+
+def test_an_image_the_model_already_misclassifies_is_said_so(scripted, tmp_path, capsys):
+    """--label names a class the model does not answer on the clean image: the 'success' needed no pixel, and
+    the text says so instead of passing it off as an attack's."""
+    model, img = scripted
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--label", "1"], capsys)
+    assert code == 0
+    assert "already misclassifies the clean image (0, not the --label class 1)" in out
+    code, out, _ = run(["attack", str(img), "-m", str(model), "--label", "0", "--max-queries", "400"], capsys)
+    assert code == 0 and "already misclassifies" not in out

@@ -181,13 +181,17 @@ def echo_attack(rec: dict[str, Any], pa: Any, clf: Any, space: str) -> None:
         "the model's prediction on the clean image; pass --label if the true class differs"
     click.echo(f"before: {c(rec['predicted_before'])} p={pa.probs_before.max():.3f}  "
                f"(attacked class {c(lab)}: {whose})")
+    target = f", target {c(rec['target'])} p={rec['target_prob_after']:.3f}" if rec["target"] is not None else ""
     click.echo(f"after:  {c(rec['predicted_after'])} p={rec['predicted_prob_after']:.3f}  "
-               f"(class {c(lab)} p={rec['label_prob_after']:.3f})")
+               f"(class {c(lab)} p={rec['label_prob_after']:.3f}{target})")
+    if rec["target"] is None and rec["predicted_before"] != lab:  # only a given --label can differ
+        click.echo(f"note: the model already misclassifies the clean image ({c(rec['predicted_before'])}, not the "
+                   f"--label class {c(lab)}): it was fooled before any pixel changed")
     goal = f"target {c(rec['target'])}" if rec["target"] is not None else "untargeted"
-    steps = f"{rec['rounds'] - 1} generations" if rec["search"] == "de" else f"{rec['rounds']} rounds"
+    steps = plural(rec["rounds"] - 1, "generation") if rec["search"] == "de" else plural(rec["rounds"], "round")
     budget = f" of at most {rec['budget']:,}" if rec["budget"] else ""
     # DE stops at the paper's thresholds, often long after the first success: say both
-    when = (f": fooled after {rec['first_success_query']:,} queries (stopped at {rec['queries']:,}{budget})"
+    when = (f": fooled at query {rec['first_success_query']:,} (stopped at {rec['queries']:,}{budget})"
             if rec["success"] and rec["first_success_query"] is not None else f" after {rec['queries']:,}{budget} queries")
     verdict = "SUCCESS" if rec["success"] else "failed"
     click.echo(f"{verdict} ({goal}, search {rec['search']}){when}, {steps}, {rec['seconds']:.1f} s")
@@ -211,5 +215,13 @@ def echo_attack(rec: dict[str, Any], pa: Any, clf: Any, space: str) -> None:
     if files:
         click.echo("wrote " + " and ".join(files) + ("" if rec["success"] else " (the best attempt; it does not fool the model)"))
     if not rec["success"] and not rec["adversarial_png"]:
-        click.echo("no adversarial image written: the attack failed (pass --out FILE.png to save the best attempt; "
-                   "try -k 3, --max-queries or --target for more)")
+        # more pixels or queries give the search more room; a targeted one may also need the margin loss
+        more = "-k 3, a larger --max-queries or --loss margin" if rec["target"] is not None else \
+            "-k 3 or a larger --max-queries"
+        click.echo(f"no adversarial image written: the attack failed (pass --out FILE.png to save the best attempt; "
+                   f"for a better chance try {more})")
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 round``, ``3 rounds``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
