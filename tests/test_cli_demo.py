@@ -6,6 +6,7 @@ import torch
 
 from conftest import CIFAR_DIR, needs_shared
 from onepixel.cli import main
+from test_doc_commands import parse_command
 from toys.nets import CentrePixel
 
 pytestmark = needs_shared(CIFAR_DIR)
@@ -32,6 +33,10 @@ def test_demo_in_fast_mode_on_a_toy_model_shows_both_attacks_and_the_next_comman
     for command in ("--protocol paper --paper --device cuda", "--protocol strict --mode untargeted", "onepixel attack"):
         assert command in text
     assert re.search(r"up to 545 M queries\): [\d.]+ (s|min|h|days) here; on a GPU about", text)
+    printed = [line.strip() for line in text.splitlines() if line.startswith("    onepixel ")]
+    assert len(printed) == 3
+    for command in printed:  # the next commands parse against the current command line (options and choices)
+        parse_command(command)
 
 
 def test_demo_says_at_which_query_each_example_first_fooled_the_model(tmp_path, monkeypatch, capsys):
