@@ -178,3 +178,18 @@ def test_readme_makes_the_image_its_commands_attack_before_the_first_one(tmp_pat
     exec(compile(makers[-1].text, makers[-1].where, "exec"), {"__name__": "__docs__"})
     x, _ = load_cifar10("test")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "cat.png").convert("RGB")), x[CAT])
+
+
+@pytest.mark.skipif(not CIFAR_DIR.is_dir(), reason=f"{CIFAR_DIR} is absent (the examples read CIFAR-10)")
+@pytest.mark.parametrize("page", ["README.md", "docs/guide/getting-started.md"])
+def test_the_first_python_example_fools_an_image_the_model_had_right(page, monkeypatch, one_torch_thread):
+    """A newcomer's first ``op.attack`` shows an attack that works: some image falls, and every image counted
+    fooled was classified correctly before (a success rate of 0.0, or one made of images the model already got
+    wrong, reads as a broken tool)."""
+    monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
+    first = next(s for s in snippets(ROOT / page) if s.lang == "python" and "op.attack(" in s.text)
+    namespace: dict = {"__name__": "__docs__"}
+    exec(compile(first.text, first.where, "exec"), namespace)
+    res = namespace["res"]
+    assert res.success_rate > 0
+    assert all(r.predicted_before == r.label for r in res if r.success)
