@@ -28,6 +28,7 @@ def test_demo_in_fast_mode_on_a_toy_model_shows_both_attacks_and_the_next_comman
     assert "1. Untargeted" in text and "2. Targeted" in text and "fooled" in text
     assert re.search(r"target \w+: now \w+", text)  # the targeted example succeeded, and says how it was chosen
     assert "toward the class it fell to" in text
+    assert "confidence: mean probability of the class the fooled images fell to" in text  # the table's legend
     rate = float(re.search(r"at the ([\d,]+) queries/s this demo just measured", text).group(1).replace(",", ""))
     assert rate > 0
     for command in ("--protocol paper --paper --device cuda", "--protocol strict --mode untargeted", "onepixel attack"):

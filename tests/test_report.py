@@ -20,6 +20,8 @@ def test_report_has_every_table_and_figure(tmp_path, monkeypatch):
                    "not comparable: DE 20 × 4, not the paper's 400 × 100"):
         assert needle in text and needle in mdt, needle
     assert "(paper " not in mdt  # neither run has the paper's settings
+    for term in ("confidence", "s / image", "distortion / channel"):  # every column that is not plain says what it is
+        assert f"<em>{term}</em>: " in text and f"*{term}*: " in mdt, term
     # every HTML image is a PNG file beside it, as every Markdown image is
     srcs = re.findall(r'<img src="([^"]+)"', text)
     assert srcs and all((tmp_path / "rep" / s).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for s in srcs)

@@ -172,7 +172,14 @@ def print_summary(metrics: list[dict[str, Any]], title: str = "") -> None:
         table.add_row(str(m["pixels"]), m["kind"], f"{m['successes']}/{m['n']}",
                       f"{pct(m['rate'], 1)} ({pct(m['ci_low'], 0)}–{pct(m['ci_high'], 0)})", pct(m["confidence"], 1),
                       num(m["mean_queries"]), num(m.get("seconds_per_image"), 1))
-    console(table).print(table)
+    out = console(table)
+    out.print(table)
+    out.print(CLI_LEGEND, soft_wrap=True, highlight=False)
+
+
+#: what the summary's less obvious columns mean (the report says it beside its tables)
+CLI_LEGEND = ("confidence: mean probability of the class the fooled images fell to (targeted: the target's); "
+              "s / image: seconds per image, all its attacks")
 
 
 def console(table: Any = None):
