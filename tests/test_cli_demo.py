@@ -58,3 +58,22 @@ def test_demo_says_at_which_query_each_example_first_fooled_the_model(tmp_path, 
     assert "after" not in line.split("fooled at")[0]  # no queries-to-the-stop passed off as the success's
     for m in re.finditer(r"-> \w+ fooled at query ([\d,]+)", text):  # the targeted tries: each at its first success
         assert int(m.group(1).replace(",", "")) <= 200
+
+
+def test_the_targeted_example_is_another_image_than_the_untargeted_one_where_one_fell(tmp_path, capsys):
+    """AllConv's demo: its first untargeted success (#7820, a dog that fell to cat) also falls to the targeted
+    attack toward cat, and so does #6877 (airplane -> ship); the targeted example shows #6877, not the same dog
+    again."""
+    import pandas as pd
+
+    from onepixel import zoo
+    from onepixel.cli.demo_command import targeted_step
+    from onepixel.data import CIFAR10_CLASSES, load_cifar10
+
+    x, _ = load_cifar10("test", CIFAR_DIR)
+    fooled = pd.DataFrame({"image": [7820, 6877], "label": [5, 0], "predicted_after": [3, 8]})
+    queries, _ = targeted_step(zoo.load("allconv"), list(CIFAR10_CLASSES), x, fooled, 200, tmp_path)
+    text = capsys.readouterr().out
+    assert "#7820 dog -> cat fooled" in text and "#6877 airplane -> ship fooled" in text and queries <= 400
+    assert "test image #6877, an airplane" in text and "test image #7820" not in text
+    assert (tmp_path / "targeted-figure.png").is_file()

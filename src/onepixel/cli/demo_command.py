@@ -79,8 +79,8 @@ def demo(out: Path, model: str, n: int, max_queries: int, data: Path | None) -> 
 
 def targeted_step(clf: Any, names: list[str], x: np.ndarray, fooled: Any, max_queries: int, out: Path) -> tuple[int, float]:
     """The demo's targeted attacks: the first images the untargeted attack fooled, each toward the class it fell
-    to (reachable in one pixel); says what it tried and shows the first success. Returns the queries and the
-    seconds spent."""
+    to (reachable in one pixel); says what it tried and shows a success, on another image than the untargeted
+    example (the first of ``fooled``) where one fell. Returns the queries and the seconds spent."""
     from ..api import attack as run_attack
 
     click.echo("\n2. Targeted: make the model answer a class we choose. Most (image, target) pairs are out of "
@@ -90,7 +90,8 @@ def targeted_step(clf: Any, names: list[str], x: np.ndarray, fooled: Any, max_qu
     imgs, labels = pick["image"].to_numpy(), pick["label"].to_numpy()
     targets = pick["predicted_after"].to_numpy()
     res = run_attack(clf, x[imgs], labels, targets=targets, max_queries=max_queries, stop_on_success=True)
-    hit = next((j for j, r in enumerate(res) if r.success), None)
+    hits = [j for j, r in enumerate(res) if r.success]
+    hit = next((j for j in hits if j > 0), hits[0] if hits else None)  # the same picture twice shows less
     tried = ", ".join(f"#{i} {names[lab]} -> {names[t]} " + (
         f"fooled at query {first_success(r.first_success_query, r.queries):,}" if r.success else
         f"failed ({r.queries:,} queries)") for i, lab, t, r in zip(imgs, labels, targets, res))
@@ -123,12 +124,14 @@ def demo_example(clf: Any, names: list[str], stem: Path, image: np.ndarray, adv:
     (px, py), = changed_pixels(image, adv)[:1] or [(0, 0)]
     goal = f"target {names[target]}: " if target is not None else ""
     stopped = f" (the search stopped at {queries:,})" if queries != fooled_at else ""
-    click.echo(f"   test image #{index}, a {names[label]} (p={before[label]:.2f}): {goal}now {names[after]} "
+    article = "an" if names[label][:1].lower() in "aeiou" else "a"
+    click.echo(f"   test image #{index}, {article} {names[label]} (p={before[label]:.2f}): {goal}now {names[after]} "
                f"(p={p_after:.2f}), fooled at query {fooled_at:,}{stopped}, pixel x={px} y={py} changed from "
                f"{tuple(int(v) for v in image[py, px])} to {tuple(int(v) for v in adv[py, px])}")
     write_png(stem.with_name(stem.name + "-adversarial.png"), adv)
     fig = before_after(image, adv, stem.with_name(stem.name + "-figure.png"), titles=(
-        f"before: {names[label]} p={before[label]:.2f}", f"after: {names[after]} p={p_after:.2f}"))
+        f"before: {names[label]} p={before[label]:.2f}",
+        f"after: {names[after]} p={p_after:.2f}{' (the target)' if target is not None else ''}"))
     click.echo(f"   wrote {fig} and {stem.name}-adversarial.png")
 
 
