@@ -162,17 +162,18 @@ def test_page_commands_run(page, tmp_path, monkeypatch, one_torch_thread, regist
 
 
 @pytest.mark.skipif(not CIFAR_DIR.is_dir(), reason=f"{CIFAR_DIR} is absent (the line reads CIFAR-10)")
-def test_readme_makes_the_image_its_commands_attack_before_the_first_one(tmp_path, monkeypatch):
-    """A newcomer has no ``cat.png``: the README shows the line that makes it before its first command that reads
-    it, and that line, run in an empty folder, writes the cat the tests attack."""
+@pytest.mark.parametrize("page", ["README.md", "docs/guide/getting-started.md"])
+def test_a_page_makes_the_image_its_commands_attack_before_the_first_one(page, tmp_path, monkeypatch):
+    """A newcomer has no ``cat.png``: the README and the getting-started guide show the line that makes it before
+    their first command that reads it, and that line, run in an empty folder, writes the cat the tests attack."""
     from PIL import Image
 
     from onepixel.data import load_cifar10
 
-    found = snippets(ROOT / "README.md")
+    found = snippets(ROOT / page)
     first_use = next(i for i, s in enumerate(found) if s.lang == "bash" and "cat.png" in s.text)
     makers = [s for s in found[:first_use] if s.lang == "python" and "cat.png" in s.text]
-    assert makers, "README.md attacks cat.png without showing how to make it first"
+    assert makers, f"{page} attacks cat.png without showing how to make it first"
     monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
     monkeypatch.chdir(tmp_path)
     exec(compile(makers[-1].text, makers[-1].where, "exec"), {"__name__": "__docs__"})
