@@ -201,3 +201,15 @@ def test_an_image_the_model_already_misclassifies_is_said_so(scripted, tmp_path,
     assert "already misclassifies the clean image (0, not the --label class 1)" in out
     code, out, _ = run(["attack", str(img), "-m", str(model), "--label", "0", "--max-queries", "400"], capsys)
     assert code == 0 and "already misclassifies" not in out
+
+
+def test_the_oracle_with_more_than_one_pixel_is_one_line_before_any_work(scripted, tmp_path, capsys):
+    """The oracle scans one-pixel changes: -k 2 is refused before a progress bar opens (attack) or the header line
+    is printed (evaluate): one line on stderr, nothing else."""
+    model, img = scripted
+    code, out, err = run(["attack", str(img), "-m", str(model), "--search", "oracle", "-k", "1", "-k", "2"], capsys)
+    assert code == 2 and out == "" and err.strip().splitlines() == [
+        "error: -k 2: the oracle scans one-pixel changes only; use -k 1 or another --search"]
+    code, out, err = run(["evaluate", "-m", str(model), "--search", "oracle", "-k", "3", "--n", "1",
+                          "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "-k 3: the oracle" in err

@@ -60,7 +60,7 @@ def attack(ctx: click.Context, image: Path, model: str, labels_spec: str | None,
 
     search_name, popsize, generations = resolve_search(search_name, paper, popsize, generations, max_queries,
                                                        search_given(ctx), loss)
-    search = cli_search(search_name, popsize, generations, max_queries, sweep)
+    search = cli_search(search_name, popsize, generations, max_queries, sweep, pixels)
     check_seed(seed, "--seed")
     check_max_queries(max_queries, "--max-queries")
     from ..models.metadata import describe_model, explain_lines, parse_overrides

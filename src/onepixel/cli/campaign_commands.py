@@ -79,7 +79,7 @@ def evaluate(ctx: click.Context, model: str, preprocess_items: tuple[str, ...], 
     check_evaluate_options(n=n, pixels=pixels, mode=mode, protocol=protocol, seed=seed, popsize=popsize,
                            generations=generations, max_queries=max_queries, search=search_name,
                            batch_images=batch_images, space=space, workers=workers, loss=loss)
-    search = cli_search(search_name, popsize, generations, max_queries, sweep)
+    search = cli_search(search_name, popsize, generations, max_queries, sweep, pixels)
     click.echo(f"{model}: {protocol} protocol, {n} images{' (a quick run; --n for more)' if quick else ''}, "
                f"{'/'.join(map(str, sorted(set(pixels))))} pixel(s), search {search_name}"
                f"{' (the paper DE)' if paper else ''}{f', loss {loss}' if loss != 'probability' else ''}; "

@@ -4,6 +4,7 @@ meanings) and how class names and durations are read and written."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -101,12 +102,18 @@ def resolve_search(search_name: str, paper: bool, popsize: int | None, generatio
 
 
 def cli_search(search_name: str, popsize: int | None, generations: int | None, max_queries: int | None,
-               sweep: float | None = None) -> Any:
-    """The search object of the resolved options (DE with its population and generations, rs with its sweep)."""
+               sweep: float | None = None, pixels: Sequence[int] = ()) -> Any:
+    """The search object of the resolved options (DE with its population and generations, rs with its sweep);
+    the oracle with a pixel count other than 1 (``pixels``: the -k counts) is refused here, before a progress
+    bar opens."""
     from ..assemble import search_with
     from ..search import RandomSearch
+    from ..search.oracle import Oracle
 
     search = search_with(search_name, max_queries, popsize=popsize, generations=generations)
+    more = sorted({k for k in pixels if k != 1})
+    if isinstance(search, Oracle) and more:
+        raise OnepixelError(f"-k {more[0]}: the oracle scans one-pixel changes only; use -k 1 or another --search")
     if sweep is None:
         return search
     if not isinstance(search, RandomSearch):
