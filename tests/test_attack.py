@@ -4,6 +4,7 @@ import torch
 
 import onepixel as op
 from onepixel.errors import InputError, ModelError
+from onepixel.models.threads import GovernedThreads
 from toys.liars import LyingFastModel
 from toys.nets import assert_batch_equals_one_by_one, tiny_net
 
@@ -82,6 +83,7 @@ def test_one_image_random_search_pads_its_chunks_to_its_round_not_to_the_batch_s
     net, seen = tiny_net(), []
     net.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
     clf = op.TorchClassifier(net, precision="fp32", batch_size=64, delta=False)
+    clf.threads = GovernedThreads(1)  # no thread-count check: every forward below is one of the attack's
     img = np.random.default_rng(1).integers(0, 256, (10, 10, 3)).astype(np.uint8)
     label = int(clf.probs(img[None]).argmax())
     seen.clear()

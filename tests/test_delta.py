@@ -11,6 +11,7 @@ from torch.nn import functional as F
 import onepixel as op
 from onepixel.candidates import apply
 from onepixel.models.pytorch import Preprocess, TorchClassifier
+from onepixel.models.threads import GovernedThreads
 from onepixel.zoo.architectures import build
 from toys.nets import assert_batch_equals_one_by_one, tiny_net
 
@@ -183,7 +184,7 @@ def _bf16_allconv(delta_batch_size: int) -> TorchClassifier:
 
 def test_small_search_rounds_run_in_wide_chunks_that_change_no_score(cifar_like):
     clf = _bf16_allconv(64)
-    clf.delta_engine().governor = None  # its own check of thread counts is tested in test_threads.py
+    clf.delta_engine().threads = GovernedThreads(1)  # its own check of thread counts is tested in test_threads.py
     sizes = _chunk_sizes(clf.delta_engine())
     wide = _small_round_query(clf, cifar_like)
     assert set(sizes[-3:]) == {64}  # 160 rows in 3 chunks of 64, not 20 of 8
@@ -198,7 +199,7 @@ def test_small_search_rounds_run_in_wide_chunks_that_change_no_score(cifar_like)
 def test_chunks_stay_the_search_s_size_where_a_bigger_chunk_would_change_scores(cifar_like):
     clf = TorchClassifier(tiny_net(), precision="fp32", delta=True, delta_batch_size=64)
     engine = clf.delta_engine()
-    engine.governor = None
+    engine.threads = GovernedThreads(1)
     sizes = _chunk_sizes(engine)
     spied = engine._run
     engine._run = lambda plan, chw, bases, which, *rest: spied(plan, chw, bases, which, *rest) + 1e-3 * len(which)

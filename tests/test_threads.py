@@ -7,40 +7,45 @@ import pytest
 import torch
 
 from onepixel.models.pytorch import TorchClassifier
-from onepixel.models.threads import ThreadGovernor
+from onepixel.models.threads import GovernedThreads, ThreadGovernor
 from toys.nets import tiny_net
 
 
-def _feed(governor: ThreadGovernor, cost: dict[int, float], calls: int) -> list[int]:
-    """Run ``calls`` picks, each taking ``cost[threads]`` seconds per row; the counts picked."""
-    picked = []
+def _feed(governor: ThreadGovernor, cost: dict[int, float], calls: int) -> tuple[list[int], float]:
+    """Run ``calls`` picks of 10 rows, each taking ``cost[threads]`` seconds per row; the counts picked and the
+    seconds they took."""
+    picked, seconds = [], 0.0
     for _ in range(calls):
         t = governor.pick()
         governor.record(t, 10, 10 * cost[t])
         picked.append(t)
-    return picked
+        seconds += 10 * cost[t]
+    return picked, seconds
 
 
-def test_the_governor_tries_both_then_keeps_the_faster_and_tries_the_slower_less_often():
-    g = ThreadGovernor(most=2, patience=4, longest=16)
-    picked = _feed(g, {2: 1.0, 1: 0.25}, 60)  # a busy machine: one thread is 4x faster
-    assert picked[:2] == [2, 1]
-    tries = [i for i, t in enumerate(picked) if t == 2][1:]  # the slower count's later tries
-    assert tries[0] == 4  # after the two first calls and two more
-    assert np.diff(tries).tolist() == [9, 17, 17]  # waits of 8, then 16 calls (the longest), plus the try
-    assert g.faster() == 1
+@pytest.mark.parametrize("cost", [{2: 1.0, 1: 0.25}, {2: 0.14, 1: 0.25}], ids=["busy host", "quiet host"])
+def test_the_governor_keeps_the_faster_and_spends_little_on_trying_the_other(cost):
+    g = ThreadGovernor(most=2, share=0.05)
+    picked, seconds = _feed(g, cost, 400)
+    best = min(cost, key=cost.get)
+    assert picked[:2] == [2, 1] and g.faster() == best
+    assert picked.count(best) < 400 and picked[2:].count(best) > 0.9 * 398  # the other is tried, now and then
+    assert seconds <= 1.06 * 400 * 10 * cost[best] + 10 * max(cost.values())  # the tries: within the share
 
 
-def test_the_governor_switches_back_when_the_load_goes():
-    g = ThreadGovernor(most=2, patience=4, longest=64)
-    _feed(g, {2: 1.0, 1: 0.25}, 40)
-    picked = _feed(g, {2: 0.14, 1: 0.25}, 80)  # quiet again: two threads win their next try
-    assert g.faster() == 2 and picked[-10:].count(2) >= 9
+def test_the_governor_follows_the_load_both_ways():
+    g = ThreadGovernor(most=2)
+    _feed(g, {2: 0.14, 1: 0.25}, 50)
+    assert g.faster() == 2
+    busy, _ = _feed(g, {2: 1.0, 1: 0.25}, 20)  # a busy process starts: two threads slow down
+    assert g.faster() == 1 and busy[-10:] == [1] * 10
+    quiet, _ = _feed(g, {2: 0.14, 1: 0.25}, 400)  # and stops: two threads win their next try
+    assert g.faster() == 2 and quiet[-10:].count(2) >= 9
 
 
 def test_one_thread_has_nothing_to_govern():
     g = ThreadGovernor(most=1)
-    assert g.options == (1,) and _feed(g, {1: 1.0}, 5) == [1] * 5
+    assert g.options == (1,) and _feed(g, {1: 1.0}, 5)[0] == [1] * 5
 
 
 def _query(clf: TorchClassifier, rows: int = 96) -> np.ndarray:
@@ -60,20 +65,29 @@ def two_threads():
     torch.set_num_threads(before)
 
 
-def test_governed_queries_score_as_torch_s_count_does_and_restore_it(two_threads):
+def test_governed_queries_score_as_torch_s_count_does_and_restore_it(two_threads, monkeypatch):
     clf = TorchClassifier(tiny_net(), precision="fp32", delta=True, delta_batch_size=16)
-    engine = clf.delta_engine()
-    assert engine is not None and engine.governor is not None
     first = _query(clf)
-    assert all(engine._thread_free.values()) and engine._thread_free
-    engine.governor.pick = lambda: 1  # a busy machine
+    checked = clf.threads.same_bits
+    assert any(kind[0] != "full" for kind in checked) and all(checked.values())  # delta chunks, checked once
+    monkeypatch.setattr(ThreadGovernor, "pick", lambda self: 1)  # a busy machine
     assert np.array_equal(_query(clf), first) and torch.get_num_threads() == 2
+    assert clf.threads.governors  # the chunks ran governed
     ungoverned = TorchClassifier(tiny_net(), precision="fp32", delta=True, delta_batch_size=16)
-    ungoverned.delta_engine().governor = None
+    ungoverned.delta_engine().threads = GovernedThreads(1)
     assert np.array_equal(_query(ungoverned), first)
 
 
-def test_no_governor_where_one_thread_would_change_a_score(two_threads):
+def test_the_full_forward_is_governed_too(two_threads, monkeypatch):
+    clf = TorchClassifier(tiny_net(), precision="fp32", delta=False)
+    first = _query(clf)
+    assert ("full", False, (8, 16, 16, 3)) in clf.threads.same_bits
+    monkeypatch.setattr(ThreadGovernor, "pick", lambda self: 1)
+    assert np.array_equal(_query(clf), first) and torch.get_num_threads() == 2
+    assert ("full", False) in clf.threads.governors
+
+
+def test_no_governor_where_one_thread_would_change_a_score(two_threads, monkeypatch):
     clf = TorchClassifier(tiny_net(), precision="fp32", delta=True, delta_batch_size=16)
     engine = clf.delta_engine()
     run, counts = engine._run, []
@@ -83,8 +97,8 @@ def test_no_governor_where_one_thread_would_change_a_score(two_threads):
         return run(*args) + 1e-3 * torch.get_num_threads()
 
     engine._run = thread_dependent
-    engine.governor.pick = lambda: 1
+    monkeypatch.setattr(ThreadGovernor, "pick", lambda self: 1)
     first = _query(clf)
-    assert not any(engine._thread_free.values())
+    assert not any(clf.threads.same_bits.values())
     counts.clear()
     assert np.array_equal(_query(clf), first) and set(counts) == {2}

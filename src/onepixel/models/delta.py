@@ -17,7 +17,6 @@ never depend on its batch-mates.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ from . import delta_plan
 from .delta_cache import CACHE_BATCH, CleanCache, Rows, as_index, window_offsets
 from .delta_graph import Op, TracedNet, trace
 from .delta_plan import Plan
-from .threads import ThreadGovernor
+from .threads import GovernedThreads
 
 
 class DeltaEngine:
@@ -41,10 +40,11 @@ class DeltaEngine:
         min_gain: a window class runs incrementally only where its arithmetic bound (full MACs over delta
             MACs) reaches this; other classes are answered by the full forward.
         cache_bytes: memory budget for cached clean activations.
+        threads: the thread governors to run chunks under on a CPU (default: the engine's own).
     """
 
     def __init__(self, module: nn.Module, preprocess: Callable[..., torch.Tensor], batch_size: int = 64,
-                 min_gain: float = 1.5, cache_bytes: int = 1 << 30) -> None:
+                 min_gain: float = 1.5, cache_bytes: int = 1 << 30, threads: GovernedThreads | None = None) -> None:
         self.module = module
         self.preprocess = preprocess
         self.batch_size = int(batch_size)
@@ -61,10 +61,8 @@ class DeltaEngine:
         self.trace_error: str | None = None
         #: per (input shape, window size, smallest chunk): whether bigger chunks leave every row's scores alone
         self._invariant: dict[tuple[tuple[int, int, int], tuple[int, int], int], bool] = {}
-        #: picks the thread count of each chunk on a CPU with more than one thread for torch
-        self.governor = ThreadGovernor() if self.device.type == "cpu" and torch.get_num_threads() > 1 else None
-        #: per (input shape, window size, chunk size): whether one thread gives the same scores as torch's count
-        self._thread_free: dict[tuple[tuple[int, int, int], tuple[int, int], int], bool] = {}
+        #: the thread count of each chunk, on a CPU (:mod:`onepixel.models.threads`)
+        self.threads = threads or GovernedThreads(None if self.device.type == "cpu" else 1)
 
     # ----------------------------------------------------------------------------------------- planning
     def net(self, chw: tuple[int, int, int]) -> TracedNet | None:
@@ -120,8 +118,7 @@ class DeltaEngine:
         chw = (int(bases.shape[3]), int(bases.shape[1]), int(bases.shape[2]))
         classes = self.window_class(chw, x, y)
         full: list[np.ndarray] = []
-        threads = torch.get_num_threads()
-        try:
+        with self.threads.query():
             for cls in np.unique(classes):
                 rows = np.nonzero(classes == cls)[0]
                 plan = self.plan(chw, (int(cls) // 65536, int(cls) % 65536))
@@ -129,19 +126,13 @@ class DeltaEngine:
                     full.append(rows)
                     continue
                 self._prepare(bases, chw)
-                mine = (which[rows], x[rows], y[rows], colours[rows])
-                bs = self._chunk_for(plan, chw, bases, mine, chunk or self.batch_size)
-                governor = self._governor_for(plan, chw, bases, mine, bs)
-                if governor is None:
-                    torch.set_num_threads(threads)
+                bs = self._chunk_for(plan, chw, bases, (which[rows], x[rows], y[rows], colours[rows]),
+                                     chunk or self.batch_size)
                 for start in range(0, len(rows), bs):
                     real = rows[start : start + bs]
                     padded = np.concatenate([real, np.repeat(real[-1:], bs - len(real))])
-                    with governor.timed(bs) if governor is not None else nullcontext():
-                        scores = self._run(plan, chw, bases, which[padded], x[padded], y[padded], colours[padded])
-                    yield real, padded, scores
-        finally:
-            torch.set_num_threads(threads)  # the governor's count ends with the query (also on an error)
+                    yield real, padded, self._governed_run(plan, chw, bases, which[padded], x[padded], y[padded],
+                                                           colours[padded])
         if full:
             yield None, np.sort(np.concatenate(full)), None
 
@@ -173,22 +164,11 @@ class DeltaEngine:
         scores = [self._in_chunks(plan, chw, bases, probe, size) for size in sizes]
         return all(torch.equal(scores[0], other) for other in scores[1:])
 
-    def _governor_for(self, plan: Plan, chw: tuple[int, int, int], bases: torch.Tensor,
-                      rows: tuple[np.ndarray, ...], size: int) -> ThreadGovernor | None:
-        """The thread governor for chunks of ``size`` rows (:mod:`onepixel.models.threads`: on a CPU shared with
-        other work, one thread can be many times faster than torch's default), where this plan scores a chunk
-        with the same bits on one thread as on torch's count (checked once per plan and chunk size)."""
-        if self.governor is None:
-            return None
-        key = (chw, plan.size, size)
-        if key not in self._thread_free:
-            probe = [r[np.arange(size) % len(r)] for r in rows]
-            scores = []
-            for threads in self.governor.options:
-                with _threads(threads):
-                    scores.append(self._in_chunks(plan, chw, bases, probe, size))
-            self._thread_free[key] = all(torch.equal(scores[0], other) for other in scores[1:])
-        return self.governor if self._thread_free[key] else None
+    def _governed_run(self, plan: Plan, chw: tuple[int, int, int], bases: torch.Tensor, which: np.ndarray,
+                      x: np.ndarray, y: np.ndarray, colours: np.ndarray) -> torch.Tensor:
+        """:meth:`_run` on the thread count the governor picks (:mod:`onepixel.models.threads`)."""
+        return self.threads.call("delta", (chw, plan.size, len(which)), len(which),
+                                 lambda: self._run(plan, chw, bases, which, x, y, colours))
 
     def _in_chunks(self, plan: Plan, chw: tuple[int, int, int], bases: torch.Tensor, rows: list[np.ndarray],
                    size: int) -> torch.Tensor:
@@ -300,17 +280,6 @@ class DeltaEngine:
         if not isinstance(result, torch.Tensor):
             raise TypeError(f"delta inference needs a module returning one tensor (got {type(result).__name__})")
         return result
-
-
-@contextmanager
-def _threads(count: int) -> Iterator[None]:
-    """torch's thread count inside the block, restored after it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _unpadded(op: Op) -> bool:

@@ -18,6 +18,7 @@ from torch import nn
 from ..errors import InputError, ModelError
 from .base import Classifier, to_probabilities
 from .delta import DeltaEngine
+from .threads import GovernedThreads
 
 #: under ``delta="auto"`` a window class runs incrementally where its arithmetic bound (full-forward MACs over
 #: delta MACs at the worst position) reaches this: below it, gathers and small-window convolutions eat the gain
@@ -153,6 +154,8 @@ class TorchClassifier(Classifier):
         self.delta_batch_size = delta_batch_size or 64
         self._delta: DeltaEngine | None = None
         self._delta_used = False
+        #: the thread count of each CPU call, delta chunks and full forwards (:mod:`onepixel.models.threads`)
+        self.threads = GovernedThreads(None if self.device.type == "cpu" else 1)
 
     @property
     def has_fast_precision(self) -> bool:  # type: ignore[override]
@@ -171,7 +174,8 @@ class TorchClassifier(Classifier):
                 with _no_grad_warning():
                     module = fold_batchnorm(copy.deepcopy(self.reference)).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
             gain = 1.0 if self.delta is True else AUTO_DELTA_GAIN
-            self._delta = DeltaEngine(module, self.preprocess, self.delta_batch_size, min_gain=gain)
+            self._delta = DeltaEngine(module, self.preprocess, self.delta_batch_size, min_gain=gain,
+                                      threads=self.threads)
         return self._delta
 
     def query(self, bases: torch.Tensor, which: np.ndarray, x: np.ndarray, y: np.ndarray, colours: np.ndarray,
@@ -213,6 +217,16 @@ class TorchClassifier(Classifier):
         for rows, probs in parts:
             out[rows] = probs
         return out
+
+    def _chunks(self, build, n: int, reference: bool, bs: int | None = None) -> np.ndarray:  # noqa: ANN001
+        with self.threads.query():
+            return super()._chunks(build, n, reference, bs)
+
+    def _call(self, images: torch.Tensor, reference: bool) -> torch.Tensor:
+        """One chunk's full forward on the governed thread count (per precision, checked per input shape)."""
+        forward = super()._call
+        return self.threads.call(("full", reference), ("full", reference, tuple(images.shape)), len(images),
+                                 lambda: forward(images, reference))
 
     def _forward(self, images: torch.Tensor, reference: bool) -> torch.Tensor:
         if reference or not self._bf16:
