@@ -80,6 +80,14 @@ def _one_line(code, err, needle):
     (["report", "{run}", "-o", "{img}/report"], "cannot be written"),
     # --paper with a query cap, as evaluate
     (["attack", "{img}", "-m", "{model}", "--paper", "--max-queries", "100"], "no query cap"),
+    # a device torch cannot read: a usage error, not a traceback from the model adapter
+    (["attack", "{img}", "-m", "{model}", "--device", "gpu0"], "'gpu0' is not a device; use cpu, cuda or cuda:N"),
+    (SMALL + ["--out", "{tmp}/r", "--device", "cuda0"], "'cuda0' is not a device"),
+    (["verify", "{run}", "--device", "foo"], "'foo' is not a device"),
+    (["train", "allconv", "--out", "{tmp}/r", "--device", "foo"], "'foo' is not a device"),
+    # training for no epoch, or with no image per step
+    (["train", "allconv", "--out", "{tmp}/r", "--epochs", "0"], "'--epochs': 0 is not in the range x>=1"),
+    (["train", "allconv", "--out", "{tmp}/r", "--batch-size", "0"], "'--batch-size': 0 is not in the range x>=1"),
 ])
 def test_bad_options_end_in_one_line_before_any_work(files, small_run, argv, needle, capsys):
     before = files["img"].read_bytes()
@@ -88,6 +96,17 @@ def test_bad_options_end_in_one_line_before_any_work(files, small_run, argv, nee
     _one_line(code, err, needle)
     assert files["img"].read_bytes() == before
     assert not (files["tmp"] / "r" / "results.sqlite").exists()  # a refused start leaves no store behind
+
+
+def test_train_refused_leaves_no_weights_and_report_of_no_run_makes_no_folder(tmp_path, capsys):
+    """A refused start writes nothing: train with 0 epochs leaves no untrained weights behind, and a report of a
+    folder that holds no run does not create that folder."""
+    code, err = _cli(["train", "allconv", "--out", tmp_path / "t", "--epochs", "0"], capsys)
+    _one_line(code, err, "--epochs")
+    assert not (tmp_path / "t").exists()
+    code, err = _cli(["report", tmp_path / "nosuch"], capsys)
+    _one_line(code, err, "is not a run folder (no results.sqlite); create one with `onepixel evaluate --out")
+    assert not (tmp_path / "nosuch").exists()
 
 
 def _damaged(run, tmp_path, sql):

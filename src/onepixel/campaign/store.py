@@ -255,7 +255,7 @@ def check_run(folder: str | Path) -> list[tuple[str, str]]:
     :class:`InputError` for a store that cannot be read at all."""
     path = Path(folder) / DB_NAME
     if not path.is_file():
-        raise InputError(f"{folder} is not a run folder (no {DB_NAME})")
+        raise InputError(f"{folder} is not a run folder (no {DB_NAME}); create one with `onepixel evaluate --out {folder}`")
     try:
         db = _read_only(path)
         try:

@@ -12,7 +12,7 @@ from ..data.datasets import DATASETS
 from ..errors import OnepixelError
 from ..objectives import Loss
 from .app import cli
-from .options import cli_search, duration, resolve_search, search_given, search_options
+from .options import check_device, cli_search, duration, resolve_search, search_given, search_options
 
 
 @cli.command()
@@ -127,7 +127,8 @@ def print_headline(df) -> None:
 @click.argument("run", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--model", "-m", default=None, help="The run's model, where it moved [default: as stored; sha256-checked].")
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset folder [default: as stored, ONEPIXEL_DATA, cache].")
-@click.option("--device", default="cpu", show_default=True, help="Where the model runs: cpu, cuda or cuda:N.")
+@click.option("--device", default="cpu", show_default=True, callback=check_device,
+              help="Where the model runs: cpu, cuda or cuda:N.")
 @click.option("--jpeg", type=click.IntRange(1, 100), default=None, metavar="QUALITY",
               help="Also save each success as a JPEG at QUALITY (e.g. 95) and count those that still fool the model.")
 def verify(run: Path, model: str | None, data: Path | None, device: str, jpeg: int | None) -> None:

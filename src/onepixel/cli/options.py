@@ -65,12 +65,24 @@ def search_options(f: Any) -> Any:
                      help="What the search minimises: the paper's class probability, or the margin to the strongest "
                           "rival class (helps targeted attacks where the target's probability is flat)."),
         click.option("--seed", default=0, show_default=True, help="Random seed; the same seed gives the same result."),
-        click.option("--device", default="cpu", show_default=True,
+        click.option("--device", default="cpu", show_default=True, callback=check_device,
                      help="Where the model runs: cpu, cuda or cuda:N (a GPU runs a campaign ~100x faster)."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A --device that torch can read (cpu, cuda, cuda:N, mps, ...): a typo is a one-line usage error here, not
+    a traceback from deep in the model adapter."""
+    import torch
+
+    try:
+        torch.device(value)
+    except (RuntimeError, ValueError):
+        raise click.BadParameter(f"{value!r} is not a device; use cpu, cuda or cuda:N") from None
+    return value
 
 
 def resolve_search(search_name: str, paper: bool, popsize: int | None, generations: int | None,

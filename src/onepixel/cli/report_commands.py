@@ -25,10 +25,10 @@ def report(runs: tuple[Path, ...], out: Path | None, gallery: int, embed: bool, 
     from ..inputs import check_writable_folder
     from ..report import write_report
 
+    unreadable = {r: check_run(r) for r in runs}  # a folder that holds no run: refused before any folder is made
     check_writable_folder(out or runs[0], "--out" if out else "the report folder (first run; or give --out)")
     html, md = write_report(list(runs), out or runs[0], gallery=gallery, embed=embed, data_path=data)
-    for r in runs:
-        bad = check_run(r)
+    for r, bad in unreadable.items():
         if bad:
             click.echo(f"{r}: skipped {len(bad)} unreadable stored attack(s), e.g. {bad[0][0]} ({bad[0][1]}); "
                        f"see: onepixel check {r}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .app import cli
+from .options import check_device
 
 
 @cli.command()
@@ -30,11 +31,14 @@ def models() -> None:
 @click.argument("model", type=click.Choice(["allconv", "nin", "vgg16", "resnet20"]))
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (checkpoints, log.json, weights) [default: runs/train-MODEL]. Re-running resumes.")
-@click.option("--epochs", default=60, show_default=True, help="Passes over the 50,000 training images.")
-@click.option("--batch-size", default=256, show_default=True, help="Training images per step.")
-@click.option("--lr", default=None, type=float, help="Peak learning rate [default: 0.2, VGG16 0.1].")
+@click.option("--epochs", default=60, show_default=True, type=click.IntRange(min=1),
+              help="Passes over the 50,000 training images.")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1), help="Training images per step.")
+@click.option("--lr", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Peak learning rate [default: 0.2, VGG16 0.1].")
 @click.option("--seed", default=0, show_default=True, help="Random seed of the initial weights and the data order.")
-@click.option("--device", default="cpu", show_default=True, help="Where to train: cpu, cuda or cuda:N.")
+@click.option("--device", default="cpu", show_default=True, callback=check_device,
+              help="Where to train: cpu, cuda or cuda:N.")
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="CIFAR-10 folder [default: ONEPIXEL_DATA, cache, download].")
 def train(model: str, out: Path | None, epochs: int, batch_size: int, lr: float | None, seed: int, device: str, data: Path | None) -> None:
     """Train a zoo architecture on CIFAR-10 (resumable; see docs/guide/zoo.md for the recipe)."""
