@@ -110,6 +110,8 @@ def test_offline_and_nothing_found_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("ONEPIXEL_CIFAR10_URL", "http://127.0.0.1:9/none.tar.gz")
     with pytest.raises(DataError, match="could not download") as e:
         load_cifar10("test")
+    # without the network: what to copy, and where ONEPIXEL_DATA must point
+    assert "set ONEPIXEL_DATA to the folder that holds cifar-10-batches-py/" in str(e.value)
     with pytest.raises(DataError, match="looked in") as e:
         load_cifar10("test", download=False)
     assert str(tmp_path / "nothing") in str(e.value)

@@ -26,9 +26,10 @@ def file_md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch_url(url: str, out: Path, progress: bool, what: str = "CIFAR-10") -> None:
+def fetch_url(url: str, out: Path, progress: bool, what: str = "CIFAR-10",
+              offline: str = "set ONEPIXEL_DATA to a local copy") -> None:
     """Download ``url`` into ``out`` (a progress bar named ``what``); a cut-short or failed download is a
-    one-line :class:`DataError`."""
+    one-line :class:`DataError` (unreachable: ``offline`` says what to do without the network)."""
     from ..progress import progress_bar
 
     try:
@@ -41,7 +42,7 @@ def fetch_url(url: str, out: Path, progress: bool, what: str = "CIFAR-10") -> No
         if total is not None and out.stat().st_size != total:
             raise DataError(f"download from {url} was cut short ({out.stat().st_size} of {total} bytes); nothing was cached, try again")
     except urllib.error.URLError as e:
-        raise DataError(f"could not download {what} from {url} ({e.reason}); check the connection or set ONEPIXEL_DATA to a local copy") from None
+        raise DataError(f"could not download {what} from {url} ({e.reason}); check the connection, or {offline}") from None
     except (OSError, ValueError, http.client.HTTPException) as e:
         if isinstance(e, DataError):
             raise
@@ -58,7 +59,8 @@ def fetch_verified_archive(url: str, md5: str, dest: Path, *, what: str, archive
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".download-") as tmp:
         path = Path(tmp) / archive
-        fetch_url(url, path, progress, what)
+        fetch_url(url, path, progress, what, offline=f"offline, unpack {archive} (fetched on another machine) and "
+                                                    f"set ONEPIXEL_DATA to the folder that holds {folder}/")
         got = file_md5(path)
         if got != md5:
             raise DataError(f"downloaded {what} archive from {url} has md5 {got}, expected {md5}; nothing was cached, "
