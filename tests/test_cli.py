@@ -148,3 +148,5 @@ def test_tables_in_a_log_are_not_wrapped_mid_word(capsys):
     code, out, _ = run(["models"], capsys)
     rows = [line for line in out.splitlines() if "allconv" in line]
     assert code == 0 and len(rows) == 1 and "%" in rows[0]  # name, accuracy and hash on one line
+    assert "the paper's net: test accuracy" in out  # the paper's column says what its number is
+    assert "85.6%" in rows[0]  # the paper's AllConv (Su et al., Table I)

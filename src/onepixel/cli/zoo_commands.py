@@ -19,8 +19,9 @@ def models() -> None:
     from ..report.tables import console
 
     table = Table(title="onepixel zoo (CIFAR-10, 32x32)")
-    for col in ("name", "architecture", "params", "test accuracy", "paper's net", "sha256"):
-        table.add_column(col, justify="right" if col in ("params", "test accuracy", "paper's net") else "left")
+    paper_col = "the paper's net: test accuracy"  # the paper's own copy of the architecture, for comparison
+    for col in ("name", "architecture", "params", "test accuracy", paper_col, "sha256"):
+        table.add_column(col, justify="right" if col in ("params", "test accuracy", paper_col) else "left")
     for e in zoo.entries().values():
         paper = f"{e.paper_accuracy:.1%}" if e.paper_accuracy else "-"
         table.add_row(e.name, e.arch, f"{e.params / 1e6:.2f} M", f"{e.test_accuracy:.2%}", paper, e.sha256[:12])
