@@ -1,6 +1,7 @@
 """The command line as a whole: help, version, one-line errors, the search options attack and evaluate share."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import click
 import pytest
 
 from cli_helpers import run
+from conftest import ROOT
 from onepixel import __version__
 from onepixel.cli import main
 from onepixel.errors import OnepixelError
@@ -150,3 +152,13 @@ def test_tables_in_a_log_are_not_wrapped_mid_word(capsys):
     assert code == 0 and len(rows) == 1 and "%" in rows[0]  # name, accuracy and hash on one line
     assert "the paper's net: test accuracy" in out  # the paper's column says what its number is
     assert "85.6%" in rows[0]  # the paper's AllConv (Su et al., Table I)
+
+
+def test_plain_onepixel_shows_the_help_and_python_m_onepixel_runs_the_cli(capsys):
+    """`onepixel` alone is a request for help, not an error; `python -m onepixel` works where the script is not
+    on the PATH."""
+    code, out, err = run([], capsys)
+    assert code == 0 and err == "" and out.startswith("Usage: onepixel") and "onepixel demo" in out
+    done = subprocess.run([sys.executable, "-m", "onepixel", "--version"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0 and done.stdout.startswith("onepixel, version"), done.stderr

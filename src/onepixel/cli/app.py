@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 130
     except click.UsageError as e:  # one line, like every other user error
+        if type(e).__name__ == "NoArgsIsHelpError":  # plain `onepixel` (click >= 8.2): the help, not an error
+            click.echo(e.format_message())
+            return 0
         hint = f" (see: onepixel {e.ctx.info_name} --help)" if e.ctx is not None and e.ctx.info_name != "onepixel" else ""
         click.echo(f"error: {e.format_message()}{hint}", err=True)
         return 2
