@@ -109,6 +109,22 @@ def test_results_table(planted, grey_images):
     assert res.adversarials.shape == (3, 8, 8, 3)
 
 
+def test_an_image_the_model_already_got_wrong_counts_neither_way_in_the_success_rate(planted, grey_images):
+    res = op.attack(planted, grey_images, [0, 1, 0], seed=0)  # the model says 0 for image 1
+    assert [r.already_adversarial for r in res] == [False, True, False]
+    assert res[1].success and res.success_rate == 1.0  # two of two that needed a pixel, not three of three
+    assert res.to_pandas()["already_adversarial"].tolist() == [False, True, False]
+    targeted = op.attack(planted, grey_images[:2], [0, 1], targets=[1, 0], seed=0, max_queries=64)
+    assert [r.already_adversarial for r in targeted] == [False, True]  # the model already says 0 for image 2
+    alone = op.attack(planted, grey_images[1:2], [1], seed=0, max_queries=64)
+    assert np.isnan(alone.success_rate)
+
+
+def test_a_device_torch_does_not_know_is_one_clear_error():
+    with pytest.raises(InputError, match="'gpu0' is not one torch knows"):
+        op.TorchClassifier(tiny_net(), device="gpu0")
+
+
 def test_greyscale_images(grey_images):
     from toys.black_boxes import PlantedPixel
 

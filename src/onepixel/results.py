@@ -43,9 +43,19 @@ class AttackResult:
     model_queries: int = -1  # -1: not recorded
     first_success_query: int | None = None
 
+    @property
+    def already_adversarial(self) -> bool:
+        """Whether the clean image met the attack's goal before any pixel changed: the model did not predict
+        ``label`` (untargeted) or predicted ``target`` already (targeted). Such a success is no finding about
+        the model; :attr:`AttackResults.success_rate` leaves these images out."""
+        if self.target is None:
+            return self.predicted_before != self.label
+        return self.predicted_before == self.target
+
     def to_dict(self, with_image: bool = False) -> dict[str, Any]:
-        """Plain-Python record (the adversarial image only if asked)."""
+        """Plain-Python record (the adversarial image only if asked), with ``already_adversarial``."""
         d = asdict(self)
+        d["already_adversarial"] = self.already_adversarial
         d["pixels"] = [list(p) for p in self.pixels]
         if not with_image:
             d.pop("adversarial")
@@ -70,8 +80,11 @@ class AttackResults(list[AttackResult]):
 
     @property
     def success_rate(self) -> float:
-        """Fraction of images attacked successfully."""
-        return float(np.mean([r.success for r in self])) if self else float("nan")
+        """Share of the images the attack fooled, among those it had to fool: an image the model already got
+        wrong (or, targeted, already put in the target class) counts neither way (``already_adversarial``).
+        NaN when no image is left."""
+        fair = [r.success for r in self if not r.already_adversarial]
+        return float(np.mean(fair)) if fair else float("nan")
 
     @property
     def adversarials(self) -> np.ndarray:

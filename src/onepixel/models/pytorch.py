@@ -132,7 +132,10 @@ class TorchClassifier(Classifier):
             raise InputError(f"precision must be 'auto', 'fp32' or 'bf16' (got {precision!r})")
         if delta not in (True, False, "auto"):
             raise InputError(f"delta must be True, False or 'auto' (got {delta!r})")
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, ValueError) as e:
+            raise InputError(f"device {device!r} is not one torch knows: use 'cpu', 'cuda' or 'cuda:N'") from e
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise InputError("device 'cuda' was asked for but PyTorch sees no CUDA GPU; use --device cpu")
         self.preprocess = preprocess or Preprocess()
