@@ -213,6 +213,21 @@ def test_the_eta_uses_the_rate_after_the_first_round():
     assert "200.00 queries/s" in last and "<01:09" in last  # (16,000 - 2,160) / 200 queries/s = 69 s
 
 
+def test_the_expected_total_moves_only_for_a_real_change_and_ends_exact():
+    import io
+
+    from onepixel.progress import LogBar, show_queries
+
+    bar = LogBar(None, " queries", "attack", file=io.StringIO())
+    totals = []
+    for spent, expected in [(160, 19_008), (800, 15_601), (1_600, 16_425), (2_400, 15_878), (3_000, 15_700),
+                            (9_000, 14_000), (13_950, 13_950)]:
+        show_queries(bar, spent, expected, 19_008, "")
+        totals.append(bar.total)
+    # within 5 % of the total shown (16,425 -> 15,878, 15,700) it stays; the end is exact
+    assert totals == [19_008, 15_601, 16_425, 16_425, 16_425, 14_000, 13_950]
+
+
 def test_a_download_in_a_log_is_plain_lines(tmp_path, capfd):
     """The CIFAR-10 download's bar (here from a local file: no network) in a log: whole lines, bytes scaled."""
     from onepixel.data.download import fetch_url

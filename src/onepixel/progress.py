@@ -218,7 +218,11 @@ def show_queries(bar: Any, queries: int, expected: float, max_queries: int, stat
     """Move ``bar`` to ``queries`` spent of ``expected`` in all (so its ETA is the expected remaining work at
     the rate so far), with ``status`` and the most the run can spend (``max_queries``) after it; tqdm redraws at
     most once a second (``update(0)`` redraws too, so the elapsed time and ETA stay live)."""
-    bar.total = max(min(int(round(expected)), max_queries), queries)
+    total = max(min(int(round(expected)), max_queries), queries)
+    # The forecast wobbles by a few per cent as attacks stop; redrawing the total (and the ETA) for each wobble
+    # reads as noise, so only a change of over 5 %, an overrun or the run's end (nothing left) moves it.
+    if not bar.total or total == queries or queries > bar.total or abs(total - bar.total) > 0.05 * bar.total:
+        bar.total = total
     most = f"at most {max_queries:,} queries"
     bar.set_postfix_str(f"{status}; {most}" if status else most, refresh=False)
     _measure_steady_rate(bar, queries)
