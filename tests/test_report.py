@@ -30,3 +30,19 @@ def test_report_has_every_table_and_figure(tmp_path, monkeypatch):
     assert any("success-vs-queries" in r for r in refs)
     assert any("target-classes" in r for r in refs)  # histogram (paper protocol run)
     assert sorted(srcs) == sorted(refs)
+
+
+def test_the_terminal_summary_fits_80_columns_without_breaking_a_number(monkeypatch):
+    from rich.console import Console
+
+    import onepixel.report.tables as tables
+
+    out = Console(width=80, record=True, no_color=True)
+    monkeypatch.setattr(tables, "console", lambda table=None: out)
+    rows = [dict(pixels=1, kind="untargeted, any target", successes=8, n=40, rate=0.2, ci_low=0.08, ci_high=0.42,
+                 confidence=0.713, mean_queries=3412.5, seconds_per_image=1.3)]
+    tables.print_summary(rows, title="allconv — paper protocol, 6 images, search rs")
+    lines = out.export_text().splitlines()
+    table = [line for line in lines if not line.startswith("confidence:")]  # the legend wraps as prose
+    assert max(len(line) for line in table) <= 80
+    assert any("8/40" in line and "20.0 % (8–42 %)" in line and "3,412" in line and "1.3" in line for line in table)

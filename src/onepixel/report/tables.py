@@ -163,14 +163,17 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def print_summary(metrics: list[dict[str, Any]], title: str = "") -> None:
     """Print the main metrics to the terminal (the report has every column)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title)
-    for h in ("px", "kind", "fooled", "success (95 % CI)", "confidence", "mean queries (to the stop)", "s / image"):
-        table.add_column(h, justify="left" if h == "kind" else "right")
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)  # fits 80 columns
+    for h in ("px", "kind", "fooled", "success\n(95 % CI)", "confidence", "mean queries\n(to the stop)", "s / image"):
+        # numbers never break across lines (a narrow terminal read "20.0 % (8" / "%–42 %)"); the kind wraps at words
+        table.add_column(h, justify="left" if h == "kind" else "right", no_wrap=h != "kind",
+                         min_width=10 if h == "kind" else None)
     for m in metrics:
         table.add_row(str(m["pixels"]), m["kind"], f"{m['successes']}/{m['n']}",
-                      f"{pct(m['rate'], 1)} ({pct(m['ci_low'], 0)}–{pct(m['ci_high'], 0)})", pct(m["confidence"], 1),
+                      f"{pct(m['rate'], 1)} ({m['ci_low'] * 100:.0f}–{pct(m['ci_high'], 0)})", pct(m["confidence"], 1),
                       num(m["mean_queries"]), num(m.get("seconds_per_image"), 1))
     out = console(table)
     out.print(table)
