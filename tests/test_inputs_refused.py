@@ -314,3 +314,16 @@ def test_loading_torchscript_does_not_warn_about_grad(tmp_path):
 
 def test_onepixel_errors_are_value_errors():
     assert issubclass(InputError, OnepixelError) and issubclass(OnepixelError, ValueError)
+
+
+def test_a_split_that_does_not_exist_leaves_no_folder_behind(tmp_path, capsys):
+    if not CIFAR_DIR.is_dir():
+        pytest.skip(f"{CIFAR_DIR} is absent")
+    out = tmp_path / "runs" / "z"
+    code, err = _cli(SMALL + ["--split", "validation", "--out", out], capsys)
+    assert code == 2 and "validation" in err and "Traceback" not in err, err
+    assert not out.exists()  # refused once the folder was held: the lock and the folder it made are gone
+    given = tmp_path / "mine"
+    given.mkdir()
+    _cli(SMALL + ["--split", "validation", "--out", given], capsys)
+    assert given.is_dir() and not any(given.iterdir())  # a folder the user made stays, empty as it was

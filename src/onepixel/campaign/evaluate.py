@@ -25,7 +25,7 @@ from ..search.base import Search
 from .batches import run_units
 from .config import search_config
 from .protocol import WorkUnit, make_units, quick_images, sample_images
-from .store import ResultStore, load_results, run_lock
+from .store import ResultStore, load_results, missing_folders, run_lock
 from .workers import run_workers
 
 #: evaluate()'s arguments that say how to run, not what: left out of the settings handed to worker processes
@@ -168,10 +168,11 @@ def evaluate(
                            generations=generations, max_queries=max_queries, search=search,
                            batch_images=batch_images, space=space, workers=workers, loss=loss)
     _check_where(model, workers, ray)
+    made = missing_folders(Path(out))
     check_writable_folder(out)
     how = {"progress": progress, "on_batch": on_batch, "workers": workers, "ray": ray}
     if _shard is None:  # workers run under their parent's lock
-        with run_lock(out):
+        with run_lock(out, made):
             return _evaluate(call, **how)
     return _evaluate(call, **how, shard=_shard, live=_live)
 

@@ -301,17 +301,49 @@ def repair_run(folder: str | Path, uids: list[str]) -> Path:
 
 
 @contextmanager
-def run_lock(folder: str | Path) -> Iterator[None]:
+def run_lock(folder: str | Path, made: list[Path] | None = None) -> Iterator[None]:
     """Hold the run folder for one ``evaluate`` (and its workers): a second one into the same folder is refused
     at once instead of repeating every attack beside the first. The lock is the operating system's, so it is
-    released when the process ends in any way (a killed run can be resumed at once)."""
+    released when the process ends in any way (a killed run can be resumed at once). ``made``: the folders
+    (deepest first) this run created, removed again if it ends having stored nothing (default: those missing
+    now)."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock, as before
         yield
         return
     folder = Path(folder)
+    made = missing_folders(folder) if made is None else made
     folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder, fcntl, made):
+        yield
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _tidy(folder: Path, made: list[Path]) -> None:
+    """After a run that stored nothing (a start refused once the folder was held, say a dataset split that does
+    not exist): the lock file goes, and the folders this run made, so the disk is as it was."""
+    try:
+        if [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+            (folder / LOCK_NAME).unlink()
+            for made_here in made:
+                made_here.rmdir()  # stops at the first that is not empty (OSError)
+    except OSError:  # another run took the folder meanwhile, or it cannot be listed: leave it
+        pass
+
+
+@contextmanager
+def _locked(folder: Path, fcntl: Any, made: list[Path]) -> Iterator[None]:
+    """The operating system's exclusive lock on the folder's lock file, with this process's id in it; the folder
+    is tidied (:func:`_tidy`) while the lock is still held, so no other run's lock file is ever removed."""
     with open(folder / LOCK_NAME, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -327,4 +359,5 @@ def run_lock(folder: str | Path) -> Iterator[None]:
         try:
             yield
         finally:
+            _tidy(folder, made)
             fcntl.flock(f, fcntl.LOCK_UN)
