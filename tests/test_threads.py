@@ -102,3 +102,13 @@ def test_no_governor_where_one_thread_would_change_a_score(two_threads, monkeypa
     assert not any(clf.threads.same_bits.values())
     counts.clear()
     assert np.array_equal(_query(clf), first) and set(counts) == {2}
+
+
+def test_a_thread_count_the_user_sets_later_is_the_one_compared(two_threads):
+    clf = TorchClassifier(tiny_net(), precision="fp32", delta=True, delta_batch_size=16)
+    _query(clf)
+    assert clf.threads.most == 2 and clf.threads.same_bits
+    torch.set_num_threads(3)
+    _query(clf)
+    assert clf.threads.most == 3 and torch.get_num_threads() == 3
+    assert clf.threads.same_bits and clf.threads.governors["delta"].options == (3, 1)  # checked and governed anew

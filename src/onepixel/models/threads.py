@@ -115,8 +115,12 @@ class GovernedThreads:
 
     @contextmanager
     def query(self) -> Iterator[None]:
-        """One query's calls: torch's thread count as it was before, restored after them (also on an error)."""
+        """One query's calls: torch's thread count as it was before, restored after them (also on an error).
+        Where the caller changed torch's count since (``torch.set_num_threads``), that count is the new most,
+        compared and checked afresh."""
         before = torch.get_num_threads()
+        if self.most > 1 and before != self.most:
+            self.most, self.governors, self.same_bits = before, {}, {}
         try:
             yield
         finally:
