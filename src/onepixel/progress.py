@@ -220,8 +220,9 @@ def show_queries(bar: Any, queries: int, expected: float, max_queries: int, stat
     most once a second (``update(0)`` redraws too, so the elapsed time and ETA stay live)."""
     total = max(min(int(round(expected)), max_queries), queries)
     # The forecast wobbles by a few per cent as attacks stop; redrawing the total (and the ETA) for each wobble
-    # reads as noise, so only a change of over 5 %, an overrun or the run's end (nothing left) moves it.
-    if not bar.total or total == queries or queries > bar.total or abs(total - bar.total) > 0.05 * bar.total:
+    # reads as noise, so only a change of over 5 %, a total outside [spent, most] or the run's end moves it.
+    shown = bar.total
+    if not shown or total == queries or not queries <= shown <= max_queries or abs(total - shown) > 0.05 * shown:
         bar.total = total
     most = f"at most {max_queries:,} queries"
     bar.set_postfix_str(f"{status}; {most}" if status else most, refresh=False)
