@@ -1,7 +1,11 @@
 """``onepixel demo``: both attacks, the report, the figures and the next commands with their times."""
 
+import contextlib
+import io
 import re
+from pathlib import Path
 
+import pytest
 import torch
 
 from conftest import CIFAR_DIR, needs_shared
@@ -12,14 +16,22 @@ from toys.nets import CentrePixel
 pytestmark = needs_shared(CIFAR_DIR)
 
 
-def test_demo_in_fast_mode_on_a_toy_model_shows_both_attacks_and_the_next_commands(tmp_path, monkeypatch, capsys):
-
-    monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
-    toy = tmp_path / "toy.pt"
+@pytest.fixture(scope="module")
+def toy_demo(tmp_path_factory) -> tuple[Path, str]:
+    """The demo in a fast mode on a toy model (3 images, 200 queries per attack), run once: its folder and
+    printed text."""
+    tmp = tmp_path_factory.mktemp("demo")
+    toy = tmp / "toy.pt"
     torch.jit.script(CentrePixel()).save(str(toy))
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--model", str(toy), "--n", "3", "--max-queries", "200"]) == 0
-    text = capsys.readouterr().out
+    out, printed = tmp / "demo", io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
+        mp.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
+        assert main(["demo", "--out", str(out), "--model", str(toy), "--n", "3", "--max-queries", "200"]) == 0
+    return out, printed.getvalue()
+
+
+def test_demo_in_fast_mode_on_a_toy_model_shows_both_attacks_and_the_next_commands(toy_demo):
+    out, text = toy_demo
     html = (out / "report.html").read_text()
     assert "Robust accuracy, 1 px: clean accuracy 100.0 %" in html  # the strict protocol: correctly classified
     assert (out / "report_files" / "success-vs-queries.svg").is_file()
@@ -40,17 +52,12 @@ def test_demo_in_fast_mode_on_a_toy_model_shows_both_attacks_and_the_next_comman
         parse_command(command)
 
 
-def test_demo_says_at_which_query_each_example_first_fooled_the_model(tmp_path, monkeypatch, capsys):
+def test_demo_says_at_which_query_each_example_first_fooled_the_model(toy_demo):
     """The example lines give the query of the first success, as stored, not where the search stopped (a search
     finishes its round: the demo's first AllConv example fooled at query 2 and stopped at 8)."""
     from onepixel.campaign import load_results
 
-    monkeypatch.setenv("ONEPIXEL_DATA", str(CIFAR_DIR))
-    toy = tmp_path / "toy.pt"
-    torch.jit.script(CentrePixel()).save(str(toy))
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--model", str(toy), "--n", "3", "--max-queries", "200"]) == 0
-    text = capsys.readouterr().out
+    out, text = toy_demo
     df = load_results(out / "run")
     first = df[df["success"]].sort_values("queries").iloc[0]
     line = re.search(rf"test image #{int(first['image'])}, .*", text).group(0)
