@@ -148,7 +148,8 @@ class DeltaEngine:
             return chunk
         key = (chw, plan.size, chunk)
         if key not in self._invariant:
-            self._invariant[key] = self._same_in_every_chunk(plan, chw, bases, rows, chunk)
+            with self.threads.own_count():  # on torch's own count: the one the thread check compares with
+                self._invariant[key] = self._same_in_every_chunk(plan, chw, bases, rows, chunk)
         return wide if self._invariant[key] else chunk
 
     def _same_in_every_chunk(self, plan: Plan, chw: tuple[int, int, int], bases: torch.Tensor,

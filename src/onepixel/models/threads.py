@@ -1,13 +1,12 @@
-"""How many threads torch runs delta inference's small operations on, chosen by their measured speed.
+"""How many threads torch runs a model's CPU calls on, chosen by their measured speed.
 
 Torch runs each operation on one thread per core by default, and every thread must finish before the next
-operation starts. On a CPU shared with other work, a thread whose core is busy elsewhere stalls each of delta
-inference's many small operations: on a 2-core machine beside one busy process, 2 threads ran AllConv's one-pixel
-queries 2-40x slower than 1 thread, which kept its 0.25 ms per row (quiet, 2 threads take 0.14 ms). The load
-comes and goes, so :class:`ThreadGovernor` times both, keeps the faster, and tries the other again after a while,
-spending at most a set share of the time on those tries. It is used only where a plan scores every row with the
-same bits on any thread count (:class:`~onepixel.models.delta.DeltaEngine` checks), so it changes times, never
-results.
+operation starts. On a CPU shared with other work, a thread whose core is busy elsewhere stalls each operation,
+most of all delta inference's many small ones: on a 2-core machine beside one busy process, 2 threads ran
+AllConv's one-pixel queries 2-40x slower than 1 thread, which kept its 0.25 ms per row (quiet, 2 threads take
+0.14 ms). The load comes and goes, so :class:`ThreadGovernor` times both, keeps the faster, and tries the other
+again after a while, spending at most a set share of the time on those tries. :class:`GovernedThreads` uses it
+only for kinds of call that gave the same bits on both counts, so it changes times, never results.
 """
 
 from __future__ import annotations
@@ -112,6 +111,16 @@ class GovernedThreads:
         governor = self.governors.setdefault(group, ThreadGovernor(self.most))
         with governor.timed(rows):
             return run()
+
+    @contextmanager
+    def own_count(self) -> Iterator[None]:
+        """torch's own thread count (the most) inside the block, whatever the governor picked before it."""
+        before = torch.get_num_threads()
+        _set_threads(self.most)
+        try:
+            yield
+        finally:
+            _set_threads(before)
 
     @contextmanager
     def query(self) -> Iterator[None]:
