@@ -173,11 +173,18 @@ def print_summary(metrics: list[dict[str, Any]], title: str = "") -> None:
                          min_width=10 if h == "kind" else None)
     for m in metrics:
         table.add_row(str(m["pixels"]), m["kind"], f"{m['successes']}/{m['n']}",
-                      f"{pct(m['rate'], 1)} ({m['ci_low'] * 100:.0f}–{pct(m['ci_high'], 0)})", pct(m["confidence"], 1),
+                      _rate_with_ci(m), pct(m["confidence"], 1),
                       num(m["mean_queries"]), num(m.get("seconds_per_image"), 1))
     out = console(table)
     out.print(table)
     out.print(CLI_LEGEND, soft_wrap=True, highlight=False)
+
+
+def _rate_with_ci(m: dict[str, Any]) -> str:
+    """"20.0 % (8–42 %)": the success rate and its 95 % interval, or only "–" where nothing was attacked."""
+    if pct(m["ci_low"], 0) == "–" or pct(m["ci_high"], 0) == "–":
+        return pct(m["rate"], 1)
+    return f"{pct(m['rate'], 1)} ({pct(m['ci_low'], 0).removesuffix(' %')}–{pct(m['ci_high'], 0)})"
 
 
 #: what the summary's less obvious columns mean (the report says it beside its tables)
