@@ -121,7 +121,7 @@ def test_an_image_the_model_already_got_wrong_counts_neither_way_in_the_success_
 
 
 def test_a_device_torch_does_not_know_is_one_clear_error():
-    with pytest.raises(InputError, match="'gpu0' is not one torch knows"):
+    with pytest.raises(InputError, match="'gpu0' is not a device; use cpu, cuda or cuda:N"):
         op.TorchClassifier(tiny_net(), device="gpu0")
 
 

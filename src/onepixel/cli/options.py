@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..errors import OnepixelError
+from ..errors import InputError, OnepixelError
 from ..inputs import check_class, closest
 from ..objectives import LOSSES
 
@@ -76,12 +76,12 @@ def search_options(f: Any) -> Any:
 def check_device(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """A --device that torch can read (cpu, cuda, cuda:N, mps, ...): a typo is a one-line usage error here, not
     a traceback from deep in the model adapter."""
-    import torch
+    from ..models.pytorch import as_device
 
     try:
-        torch.device(value)
-    except (RuntimeError, ValueError):
-        raise click.BadParameter(f"{value!r} is not a device; use cpu, cuda or cuda:N") from None
+        as_device(value)
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
     return value
 
 

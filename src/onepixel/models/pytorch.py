@@ -60,6 +60,14 @@ class Preprocess:
         return x.to(dtype).contiguous(memory_format=torch.channels_last)
 
 
+def as_device(device: str | torch.device) -> torch.device:
+    """``device`` as torch reads it (cpu, cuda, cuda:N, mps, ...); a typo is one :class:`InputError`."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError(f"{str(device)!r} is not a device; use cpu, cuda or cuda:N") from None
+
+
 def fast_bf16_available(device: torch.device | str) -> bool:
     """True where bf16 convolutions beat fp32: CUDA with bf16, or a CPU with AMX or AVX512-BF16."""
     device = torch.device(device)
@@ -132,10 +140,7 @@ class TorchClassifier(Classifier):
             raise InputError(f"precision must be 'auto', 'fp32' or 'bf16' (got {precision!r})")
         if delta not in (True, False, "auto"):
             raise InputError(f"delta must be True, False or 'auto' (got {delta!r})")
-        try:
-            self.device = torch.device(device)
-        except (RuntimeError, ValueError) as e:
-            raise InputError(f"device {device!r} is not one torch knows: use 'cpu', 'cuda' or 'cuda:N'") from e
+        self.device = as_device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise InputError("device 'cuda' was asked for but PyTorch sees no CUDA GPU; use --device cpu")
         self.preprocess = preprocess or Preprocess()
